@@ -1,0 +1,422 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SocketType is a ZeroMQ socket type as named by ZMTP 3.1 (RFC 37).
+// +kubebuilder:validation:Enum=PAIR;PUB;SUB;XPUB;XSUB;PUSH;PULL;REQ;REP;DEALER;ROUTER
+type SocketType string
+
+// The ZeroMQ socket types a component may declare.
+const (
+	PAIR   SocketType = "PAIR"
+	PUB    SocketType = "PUB"
+	SUB    SocketType = "SUB"
+	XPUB   SocketType = "XPUB"
+	XSUB   SocketType = "XSUB"
+	PUSH   SocketType = "PUSH"
+	PULL   SocketType = "PULL"
+	REQ    SocketType = "REQ"
+	REP    SocketType = "REP"
+	DEALER SocketType = "DEALER"
+	ROUTER SocketType = "ROUTER"
+)
+
+// DeviceType names an operator-managed ZeroMQ proxy.
+// +kubebuilder:validation:Enum=Forwarder;Streamer;Queue
+type DeviceType string
+
+// The operator-managed devices.
+const (
+	// Forwarder proxies pub/sub: an XSUB frontend that publishers connect to
+	// and an XPUB backend that subscribers connect to; subscriptions travel
+	// upstream.
+	Forwarder DeviceType = "Forwarder"
+	// Streamer proxies a pipeline: a PULL frontend and a PUSH backend.
+	Streamer DeviceType = "Streamer"
+	// Queue proxies request/reply: a ROUTER frontend for clients and a DEALER
+	// backend for workers.
+	Queue DeviceType = "Queue"
+)
+
+// ZMQTopologySpec is the desired state of a ZeroMQ topology.
+type ZMQTopologySpec struct {
+	// paused stops the operator from creating, changing or deleting any child
+	// object of this topology (for maintenance). Status is still reported.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
+	// socketDefaults are ZeroMQ socket options applied to every socket of the
+	// topology unless the socket overrides them.
+	// +optional
+	SocketDefaults *SocketOptions `json:"socketDefaults,omitempty"`
+
+	// sidecar configures the ZeroMQ health-check sidecar that the operator
+	// injects into every pod of the topology.
+	// +optional
+	Sidecar *SidecarSpec `json:"sidecar,omitempty"`
+
+	// components are the workloads of the topology: applications brought by
+	// the user (template) or operator-managed proxies (device). Names are
+	// unique.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Components []Component `json:"components"`
+}
+
+// Component is one workload of the topology and the ZeroMQ sockets it opens.
+// +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.device)",message="exactly one of template or device must be set"
+type Component struct {
+	// name identifies the component within the topology. It is a DNS label of
+	// at most 20 characters and names the component's children
+	// (<topology>-<name>).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// replicas is the number of pods. When the component binds a socket and
+	// has more than one replica it runs as a StatefulSet behind a headless
+	// Service, so that connecting sockets reach every replica.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// template is the pod template of a user application. The operator adds
+	// the resolved sockets as environment variables (ZMQ_<SOCKET>_TYPE,
+	// ZMQ_<SOCKET>_ENDPOINTS, ZMQ_<SOCKET>_BIND and options) to every
+	// container and mounts them as JSON at /etc/zmq/topology.json. Exactly one
+	// of template and device is set.
+	// +optional
+	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
+
+	// device makes this component an operator-managed ZeroMQ proxy run from
+	// the operator's sidecar image. Its sockets must be named frontend and
+	// backend with the types its device type requires. Exactly one of
+	// template and device is set.
+	// +optional
+	Device *DeviceSpec `json:"device,omitempty"`
+
+	// sockets are the ZeroMQ sockets the component opens. Names are unique
+	// within the component.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Sockets []Socket `json:"sockets"`
+}
+
+// DeviceSpec describes an operator-managed ZeroMQ proxy.
+type DeviceSpec struct {
+	// type is the proxy: Forwarder (frontend XSUB, backend XPUB), Streamer
+	// (frontend PULL, backend PUSH) or Queue (frontend ROUTER, backend
+	// DEALER).
+	// +required
+	Type DeviceType `json:"type"`
+
+	// resources of the device container. Defaults to requests of 50m CPU and
+	// 32Mi memory and a 256Mi memory limit.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// Socket is one ZeroMQ socket of a component. It either binds a port or
+// connects to a bound socket.
+// +kubebuilder:validation:XValidation:rule="has(self.bind) != has(self.connect)",message="exactly one of bind or connect must be set"
+type Socket struct {
+	// name identifies the socket within its component. It names the Service
+	// port and, upper-cased with '-' turned into '_', the environment
+	// variables ZMQ_<NAME>_*. At most 15 characters.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// type is the ZeroMQ socket type.
+	// +required
+	Type SocketType `json:"type"`
+
+	// bind makes the socket listen on a TCP port of every pod of the
+	// component. Exactly one of bind and connect is set.
+	// +optional
+	Bind *BindSpec `json:"bind,omitempty"`
+
+	// connect makes the socket connect to a bound socket of a component of
+	// this topology, or to an address outside it. Exactly one of bind and
+	// connect is set.
+	// +optional
+	Connect *ConnectSpec `json:"connect,omitempty"`
+
+	// options override socketDefaults for this socket.
+	// +optional
+	Options *SocketOptions `json:"options,omitempty"`
+}
+
+// BindSpec is where a socket listens.
+type BindSpec struct {
+	// port is the TCP port the socket binds on all interfaces of the pod.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+}
+
+// ConnectSpec is what a socket connects to: either component and socket, or
+// address.
+// +kubebuilder:validation:XValidation:rule="has(self.address) != has(self.component)",message="exactly one of component or address must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.component) == has(self.socket)",message="component and socket must be set together"
+type ConnectSpec struct {
+	// component is the name of the component of this topology whose bound
+	// socket this socket connects to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=20
+	Component string `json:"component,omitempty"`
+
+	// socket is the name of the bound socket within component.
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	Socket string `json:"socket,omitempty"`
+
+	// address is a ZeroMQ endpoint outside the topology, tcp://<host>:<port>.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^tcp://[^\s:/]+(:[0-9]{1,5})$|^tcp://\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$`
+	Address string `json:"address,omitempty"`
+}
+
+// SocketOptions are ZeroMQ socket options. Unset options keep the ZeroMQ
+// library's defaults. They reach the application as environment variables
+// named after the libzmq options (ZMQ_<SOCKET>_SNDHWM, ...).
+type SocketOptions struct {
+	// sndhwm is the send high-water mark in messages per peer (ZMQ_SNDHWM);
+	// 0 means no limit.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	SndHWM *int32 `json:"sndhwm,omitempty"`
+
+	// rcvhwm is the receive high-water mark in messages per peer
+	// (ZMQ_RCVHWM); 0 means no limit.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RcvHWM *int32 `json:"rcvhwm,omitempty"`
+
+	// lingerMillis is how long unsent messages are kept after close
+	// (ZMQ_LINGER); -1 waits forever.
+	// +optional
+	// +kubebuilder:validation:Minimum=-1
+	LingerMillis *int32 `json:"lingerMillis,omitempty"`
+
+	// heartbeat configures ZMTP 3.1 PING/PONG heartbeats.
+	// +optional
+	Heartbeat *HeartbeatOptions `json:"heartbeat,omitempty"`
+
+	// tcpKeepalive configures TCP keepalive on the socket's connections.
+	// +optional
+	TCPKeepalive *TCPKeepaliveOptions `json:"tcpKeepalive,omitempty"`
+}
+
+// HeartbeatOptions configures ZMTP heartbeats (ZMQ_HEARTBEAT_*).
+// +kubebuilder:validation:XValidation:rule="!has(self.timeoutMillis) || !has(self.intervalMillis) || self.timeoutMillis >= self.intervalMillis",message="timeoutMillis must not be shorter than intervalMillis"
+type HeartbeatOptions struct {
+	// intervalMillis is the time between PINGs (ZMQ_HEARTBEAT_IVL).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	IntervalMillis *int32 `json:"intervalMillis,omitempty"`
+
+	// timeoutMillis is how long to wait for traffic after a PING before the
+	// connection is dropped (ZMQ_HEARTBEAT_TIMEOUT).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	TimeoutMillis *int32 `json:"timeoutMillis,omitempty"`
+
+	// ttlMillis asks the peer to drop the connection after this long without
+	// traffic (ZMQ_HEARTBEAT_TTL, sent in tenths of a second).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=6553599
+	TTLMillis *int32 `json:"ttlMillis,omitempty"`
+}
+
+// TCPKeepaliveOptions configures TCP keepalive (ZMQ_TCP_KEEPALIVE_*).
+type TCPKeepaliveOptions struct {
+	// enabled turns TCP keepalive on or off (ZMQ_TCP_KEEPALIVE).
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// idleSeconds before the first keepalive probe (ZMQ_TCP_KEEPALIVE_IDLE).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	IdleSeconds *int32 `json:"idleSeconds,omitempty"`
+
+	// intervalSeconds between keepalive probes (ZMQ_TCP_KEEPALIVE_INTVL).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	IntervalSeconds *int32 `json:"intervalSeconds,omitempty"`
+
+	// count of unanswered probes before the connection is dropped
+	// (ZMQ_TCP_KEEPALIVE_CNT).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Count *int32 `json:"count,omitempty"`
+}
+
+// SidecarSpec configures the injected ZeroMQ health-check sidecar.
+type SidecarSpec struct {
+	// probeIntervalSeconds is how often the sidecar probes the component's
+	// bound sockets and its peers.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	ProbeIntervalSeconds *int32 `json:"probeIntervalSeconds,omitempty"`
+
+	// resources of the sidecar container. Defaults to requests of 10m CPU and
+	// 16Mi memory and a 64Mi memory limit.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// ZMQTopologyStatus is the observed state of a ZeroMQ topology.
+type ZMQTopologyStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready (every component fully rolled out and available,
+	// and the spec valid), Progressing (a rollout is under way) and Degraded
+	// (something that should work does not).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// componentsReady is "<ready>/<total>" components, for kubectl get.
+	// +optional
+	ComponentsReady string `json:"componentsReady,omitempty"`
+
+	// linksReady is "<ready>/<total>" links between components, for kubectl
+	// get.
+	// +optional
+	LinksReady string `json:"linksReady,omitempty"`
+
+	// patterns lists the ZeroMQ patterns of the topology's links, such as
+	// "PUSH-PULL,PUB-SUB".
+	// +optional
+	Patterns string `json:"patterns,omitempty"`
+
+	// components is the observed state of each component.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Components []ComponentStatus `json:"components,omitempty"`
+
+	// links is the observed state of each connection between two components
+	// of the topology. Connections to addresses outside the topology are not
+	// listed.
+	// +optional
+	// +listType=atomic
+	Links []LinkStatus `json:"links,omitempty"`
+}
+
+// ComponentStatus is the observed state of one component.
+type ComponentStatus struct {
+	// name of the component.
+	Name string `json:"name"`
+
+	// kind of the component's workload: Deployment or StatefulSet.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+
+	// replicas desired.
+	Replicas int32 `json:"replicas"`
+
+	// readyReplicas of the workload.
+	ReadyReplicas int32 `json:"readyReplicas"`
+
+	// updatedReplicas of the workload, those running the current template.
+	// +optional
+	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
+
+	// ready is true when every desired replica is updated, ready and
+	// available and no other replica remains.
+	Ready bool `json:"ready"`
+
+	// endpoints are the ZeroMQ endpoints through which other components reach
+	// this component's bound sockets, as <socket>=<endpoint>.
+	// +optional
+	// +listType=atomic
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+// LinkStatus is the observed state of one connection from a connecting
+// socket to the bound socket it targets.
+type LinkStatus struct {
+	// from is the connecting socket, <component>/<socket>.
+	From string `json:"from"`
+
+	// to is the bound socket, <component>/<socket>.
+	To string `json:"to"`
+
+	// pattern is the pair of socket types, bound type first, such as
+	// PUSH-PULL.
+	Pattern string `json:"pattern"`
+
+	// ready is true when both ends are ready.
+	Ready bool `json:"ready"`
+
+	// reason explains why the link is not ready.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// ZMQTopology is a ZeroMQ topology: components, the sockets they bind and
+// connect, and the devices between them, reconciled into workloads, Services
+// and endpoint configuration.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=zt,categories=zmq
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Components",type=string,JSONPath=`.status.componentsReady`
+// +kubebuilder:printcolumn:name="Links",type=string,JSONPath=`.status.linksReady`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Pattern",type=string,priority=1,JSONPath=`.status.patterns`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 30",message="metadata.name must be at most 30 characters (it prefixes the names of child objects)"
+type ZMQTopology struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired topology.
+	// +required
+	Spec ZMQTopologySpec `json:"spec"`
+
+	// status is the observed state of the topology.
+	// +optional
+	Status ZMQTopologyStatus `json:"status,omitempty"`
+}
+
+// ZMQTopologyList is a list of ZMQTopology.
+//
+// +kubebuilder:object:root=true
+type ZMQTopologyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the topologies.
+	Items []ZMQTopology `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ZMQTopology{}, &ZMQTopologyList{})
+}
