@@ -1,0 +1,46 @@
+package v1alpha1
+
+import "testing"
+
+func TestPeersSymmetric(t *testing.T) {
+	for a, list := range peers {
+		for _, b := range list {
+			if !Compatible(b, a) {
+				t.Errorf("%s lists %s as a peer but %s does not list %s", a, b, b, a)
+			}
+		}
+	}
+}
+
+func TestCompatible(t *testing.T) {
+	// The pairs of RFC 37; every other pair of the 11 types is incompatible.
+	valid := map[[2]SocketType]bool{
+		{PAIR, PAIR}: true, {PUB, SUB}: true, {PUB, XSUB}: true, {XPUB, SUB}: true,
+		{XPUB, XSUB}: true, {REQ, REP}: true, {REQ, ROUTER}: true, {DEALER, REP}: true,
+		{DEALER, ROUTER}: true, {DEALER, DEALER}: true, {ROUTER, ROUTER}: true, {PUSH, PULL}: true,
+	}
+	all := []SocketType{PAIR, PUB, SUB, XPUB, XSUB, PUSH, PULL, REQ, REP, DEALER, ROUTER}
+	for _, a := range all {
+		for _, b := range all {
+			want := valid[[2]SocketType{a, b}] || valid[[2]SocketType{b, a}]
+			if got := Compatible(a, b); got != want {
+				t.Errorf("Compatible(%s, %s) = %v; want %v", a, b, got, want)
+			}
+		}
+	}
+}
+
+func TestDeviceLayout(t *testing.T) {
+	for _, tc := range []struct {
+		d           DeviceType
+		front, back SocketType
+	}{{Forwarder, XSUB, XPUB}, {Streamer, PULL, PUSH}, {Queue, ROUTER, DEALER}} {
+		f, b, ok := DeviceLayout(tc.d)
+		if !ok || f != tc.front || b != tc.back {
+			t.Errorf("DeviceLayout(%s) = %s, %s, %v; want %s, %s, true", tc.d, f, b, ok, tc.front, tc.back)
+		}
+	}
+	if _, _, ok := DeviceLayout("Bogus"); ok {
+		t.Error("DeviceLayout(Bogus) reported ok")
+	}
+}

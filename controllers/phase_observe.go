@@ -1,0 +1,91 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
+)
+
+// observe reads each component's workload. It runs when the spec is
+// invalid too, so status keeps reporting what runs.
+func (r *ZMQTopologyReconciler) observe(ctx context.Context, s *scope) error {
+	t := s.topology
+	s.workloads = make(map[string]workload, len(t.Spec.Components))
+	for i := range t.Spec.Components {
+		c := &t.Spec.Components[i]
+		key := client.ObjectKey{Namespace: t.Namespace, Name: render.ObjectName(t, c)}
+		var (
+			w   workload
+			err error
+		)
+		switch render.WorkloadKind(c) {
+		case render.KindStatefulSet:
+			sts := &appsv1.StatefulSet{}
+			if err = r.Get(ctx, key, sts); err == nil {
+				w = statefulSetWorkload(sts)
+			}
+		default:
+			d := &appsv1.Deployment{}
+			if err = r.Get(ctx, key, d); err == nil {
+				w = deploymentWorkload(d)
+			}
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("reading workload of component %s: %w", c.Name, err)
+		}
+		s.workloads[c.Name] = w
+	}
+	return nil
+}
+
+// computeStatus fills the topology's status from the scope. When the spec is
+// invalid, the component and link lists keep describing what runs (the
+// previous status) and only the conditions change.
+func computeStatus(s *scope, clusterDomain string) {
+	t := s.topology
+	in := conditionInputs{
+		generation:  t.Generation,
+		invalid:     s.invalid,
+		applyErr:    s.applyErr,
+		internalErr: s.internalErr,
+		paused:      t.Spec.Paused,
+	}
+	if len(s.invalid) == 0 && s.workloads != nil {
+		byName := make(map[string]observed, len(t.Spec.Components))
+		t.Status.Components = t.Status.Components[:0]
+		for i := range t.Spec.Components {
+			c := &t.Spec.Components[i]
+			var w *workload
+			if wl, ok := s.workloads[c.Name]; ok {
+				w = &wl
+			}
+			o := observeComponent(t, c, w, clusterDomain)
+			byName[c.Name] = o
+			in.components = append(in.components, o)
+			t.Status.Components = append(t.Status.Components, o.status)
+		}
+		in.links = linkStatuses(t, byName)
+		t.Status.Links = in.links
+		t.Status.ComponentsReady = ready(t.Status.Components, func(c zmqv1.ComponentStatus) bool { return c.Ready })
+		t.Status.LinksReady = ready(t.Status.Links, func(l zmqv1.LinkStatus) bool { return l.Ready })
+		t.Status.Patterns = patterns(t.Status.Links)
+	}
+	setReadyCondition(&t.Status.Conditions, in)
+	setProgressingCondition(&t.Status.Conditions, in)
+	setDegradedCondition(&t.Status.Conditions, in)
+	if s.internalErr == nil {
+		t.Status.ObservedGeneration = t.Generation
+	}
+}
+
+func statusEqual(a, b zmqv1.ZMQTopologyStatus) bool { return equality.Semantic.DeepEqual(a, b) }

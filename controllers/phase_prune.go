@@ -1,0 +1,58 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/zmq-operator/zmq-operator/controllers/render"
+)
+
+// prune deletes children that the topology controls but no longer wants: the
+// children of removed components, and a workload or Service whose kind
+// changed (a Deployment that became a StatefulSet when it was scaled). It
+// runs only after every desired child was applied, so a failed apply never
+// removes a working child.
+func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
+	t := s.topology
+	if len(s.invalid) > 0 || t.Spec.Paused || s.applyErr != nil {
+		return nil
+	}
+	want := make(map[string]bool, len(s.desired))
+	for _, obj := range s.desired {
+		want[string(obj.Kind)+"/"+obj.Name] = true
+	}
+	for _, kind := range render.Kinds {
+		list := kinds[kind].newList()
+		if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
+			return fmt.Errorf("listing %ss: %w", kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			obj := item.(client.Object)
+			if want[string(kind)+"/"+obj.GetName()] || !metav1.IsControlledBy(obj, t) || !obj.GetDeletionTimestamp().IsZero() {
+				continue
+			}
+			err := r.Delete(ctx, obj, client.Preconditions{UID: ptrTo(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+				s.applyErr = fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
+				r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "DeleteFailed", "Delete", "%s", s.applyErr.Error())
+				return nil
+			}
+			logf.FromContext(ctx).Info("Deleted child", "kind", kind, "name", obj.GetName())
+			r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
+		}
+	}
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,108 @@
+// Package render turns a valid ZMQTopology into the child objects it should
+// have: one pure builder per kind of child (ConfigMap, Service, Deployment,
+// StatefulSet), each a function from the topology to a server-side apply
+// configuration, testable without a cluster. endpoints.go owns how ZeroMQ
+// endpoints are chosen; labels.go and names.go own label keys and names.
+package render
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+)
+
+// Options are the operator-wide settings rendering depends on.
+type Options struct {
+	// ClusterDomain is the cluster's DNS domain, used in endpoints.
+	ClusterDomain string
+	// SidecarImage is the zmq-sidecar image; devices run from it.
+	SidecarImage string
+	// ImagePullPolicy of operator-provided containers; empty leaves the
+	// Kubernetes default.
+	ImagePullPolicy corev1.PullPolicy
+}
+
+// Kind is the kind of a child object.
+type Kind string
+
+// The kinds of child objects, in the order they are applied.
+const (
+	KindConfigMap   Kind = "ConfigMap"
+	KindService     Kind = "Service"
+	KindDeployment  Kind = "Deployment"
+	KindStatefulSet Kind = "StatefulSet"
+)
+
+// Kinds lists every kind of child, in apply order: configuration first, so
+// that pods find their ConfigMap when they start; Services next, so that
+// names resolve; workloads last.
+var Kinds = []Kind{KindConfigMap, KindService, KindDeployment, KindStatefulSet}
+
+// Object is one desired child.
+type Object struct {
+	Kind      Kind
+	Name      string
+	Component string
+	// Apply is the server-side apply configuration of the object, one of
+	// the typed apply configurations of client-go.
+	Apply runtime.ApplyConfiguration
+}
+
+// Render returns every child object of a valid topology, ordered by Kinds
+// and then by component order.
+func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
+	byKind := map[Kind][]Object{}
+	for i := range t.Spec.Components {
+		c := &t.Spec.Components[i]
+		cfg := Resolve(t, c, opts.ClusterDomain)
+
+		cm, err := ConfigMap(t, c, cfg)
+		if err != nil {
+			return nil, err
+		}
+		byKind[KindConfigMap] = append(byKind[KindConfigMap], Object{KindConfigMap, *cm.Name, c.Name, cm})
+
+		for _, svc := range Services(t, c) {
+			byKind[KindService] = append(byKind[KindService], Object{KindService, *svc.Name, c.Name, svc})
+		}
+
+		tpl, err := PodTemplate(t, c, cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		if PerReplica(c) {
+			sts := StatefulSet(t, c, tpl)
+			byKind[KindStatefulSet] = append(byKind[KindStatefulSet], Object{KindStatefulSet, *sts.Name, c.Name, sts})
+		} else {
+			d := Deployment(t, c, tpl)
+			byKind[KindDeployment] = append(byKind[KindDeployment], Object{KindDeployment, *d.Name, c.Name, d})
+		}
+	}
+	var out []Object
+	for _, k := range Kinds {
+		out = append(out, byKind[k]...)
+	}
+	return out, nil
+}
+
+// WorkloadKind is the kind of a component's workload.
+func WorkloadKind(c *zmqv1.Component) Kind {
+	if PerReplica(c) {
+		return KindStatefulSet
+	}
+	return KindDeployment
+}
+
+// ownerReference makes the topology the controller of a child, so that
+// deleting the topology deletes its children and child events reach it.
+func ownerReference(t *zmqv1.ZMQTopology) *metav1ac.OwnerReferenceApplyConfiguration {
+	return metav1ac.OwnerReference().
+		WithAPIVersion(zmqv1.GroupVersion.String()).
+		WithKind("ZMQTopology").
+		WithName(t.Name).
+		WithUID(t.UID).
+		WithController(true).
+		WithBlockOwnerDeletion(true)
+}

@@ -1,0 +1,105 @@
+// Package controllers holds the ZMQTopology reconciler. Reconcile is a short
+// script over phases (validate, render, apply, prune, observe), each in its
+// own phase_<name>.go file; rendering is in the pure render package and
+// status in status.go.
+package controllers
+
+import (
+	"context"
+	"errors"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
+)
+
+// ZMQTopologyReconciler reconciles ZMQTopology objects into workloads,
+// Services and ConfigMaps, and reports their state.
+type ZMQTopologyReconciler struct {
+	client.Client
+	// APIReader reads from the API server directly, bypassing the cache
+	// (which holds only labelled children). May be nil in tests.
+	APIReader client.Reader
+	// Recorder emits events on the topology.
+	Recorder events.EventRecorder
+	// Render holds the operator-wide rendering settings.
+	Render render.Options
+}
+
+// phaseFunc is one step of a reconcile. An error aborts the reconcile (and
+// is retried); problems the user should see go into the scope instead.
+type phaseFunc func(ctx context.Context, s *scope) error
+
+// +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies/status,verbs=patch
+// +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one topology's children to the desired state and
+// records what it observed in status.
+func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	topology := &zmqv1.ZMQTopology{}
+	if err := r.Get(ctx, req.NamespacedName, topology); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !topology.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the garbage collector deletes the children
+	}
+	s := &scope{topology: topology, original: topology.DeepCopy()}
+
+	// Status is computed and patched once, whatever the phases did.
+	defer func() {
+		if err := r.patchStatus(ctx, s); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+
+	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe} {
+		if err := phase(ctx, s); err != nil {
+			s.internalErr = err
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// patchStatus computes the status from the scope and patches it only if it
+// changed; a conflict requeues through the returned error.
+func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) error {
+	t := s.topology
+	computeStatus(s, r.Render.ClusterDomain)
+	if statusEqual(s.original.Status, t.Status) {
+		return nil
+	}
+	err := r.Status().Patch(ctx, t, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		logf.FromContext(ctx).V(1).Info("status patch skipped; will retry", "reason", err)
+		return nil // a newer version is on its way to this reconciler
+	}
+	return err
+}
+
+// SetupWithManager registers the reconciler: it watches topologies (spec
+// changes only, so our own status patches do not loop) and the children it
+// owns, so that drift is repaired and workload readiness reaches status.
+func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Named("zmqtopology").
+		Complete(r)
+}
