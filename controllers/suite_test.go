@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
+)
+
+// The envtest suite runs a real kube-apiserver and etcd, built from source by
+// hack/build-k8s.sh (make k8s-bins), with the CRD from config/crd/bases and
+// the controller running in a manager. envtest runs no other controllers:
+// workloads never get pods, so tests patch workload status themselves.
+var (
+	testEnv    *envtest.Environment
+	k8sClient  client.Client // the tests' own client, uncached
+	testScheme = k8sruntime.NewScheme()
+	renderOpts = render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test"}
+	// managerWrites counts the write requests the manager sends.
+	managerWrites atomic.Int64
+	skipReason    string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
+	utilruntime.Must(zmqv1.AddToScheme(testScheme))
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		dir := filepath.Join("..", "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", runtime.GOOS, runtime.GOARCH))
+		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
+			assets = dir
+		}
+	}
+	if assets == "" {
+		skipReason = "no control plane binaries: run `make k8s-bins` or set KUBEBUILDER_ASSETS (make test does both)"
+		return m.Run()
+	}
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		return 1
+	}
+	defer func() {
+		if err := testEnv.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+		}
+	}()
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, err := startManager(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		return 1
+	}
+	code := m.Run()
+	cancel()
+	<-done
+	return code
+}
+
+// zapLevel logs errors only, or everything with TEST_VERBOSE set.
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
+
+// startManager runs the controller as main.go does, with a transport that
+// counts the manager's write requests.
+func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error) {
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.Wrap(countWrites(&managerWrites))
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
+		Scheme:                 testScheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(),
+		Client:                 client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &ZMQTopologyReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("zmq-operator"),
+		Render:    renderOpts,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped:", err)
+		}
+	}()
+	return done, nil
+}
+
+// countWrites wraps a transport to count requests that are not reads.
+func countWrites(n *atomic.Int64) func(http.RoundTripper) http.RoundTripper {
+	return func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			switch req.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				n.Add(1)
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// envtestOnly skips a test when no control plane is available.
+func envtestOnly(t *testing.T) (context.Context, gomega.Gomega) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	g := gomega.NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	g.SetDefaultConsistentlyDuration(2 * time.Second)
+	return ctx, g
+}
+
+// newNamespace creates a namespace of its own for one test.
+func newNamespace(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "zt-"}}
+	if err := k8sClient.Create(ctx, ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// loadSample reads a topology from config/samples into namespace ns.
+func loadSample(t *testing.T, file, ns string) *zmqv1.ZMQTopology {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z zmqv1.ZMQTopology
+	if err := yaml.UnmarshalStrict(raw, &z); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	z.Namespace = ns
+	return &z
+}
