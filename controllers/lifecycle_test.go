@@ -39,7 +39,7 @@ func TestReadinessFollowsWorkloads(t *testing.T) {
 	got := eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "5 components and 4 links ready")
 	g.Expect(got.Status.ComponentsReady).To(gomega.Equal("5/5"))
 	g.Expect(got.Status.LinksReady).To(gomega.Equal("4/4"))
-	g.Expect(got.Status.Patterns).To(gomega.Equal("XSUB-PUB,XPUB-SUB"))
+	g.Expect(got.Status.Patterns).To(gomega.Equal("PUB-XSUB,XPUB-SUB"))
 	g.Expect(meta.IsStatusConditionFalse(got.Status.Conditions, zmqv1.ConditionProgressing)).To(gomega.BeTrue())
 	g.Expect(meta.IsStatusConditionFalse(got.Status.Conditions, zmqv1.ConditionDegraded)).To(gomega.BeTrue())
 	g.Expect(got.Status.Components[0].Endpoints).To(gomega.Equal([]string{

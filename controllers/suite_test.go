@@ -44,6 +44,7 @@ var (
 	// managerWrites counts the write requests the manager sends.
 	managerWrites atomic.Int64
 	skipReason    string
+	assetsDir     string // the control-plane binaries, kubectl among them
 )
 
 func TestMain(m *testing.M) {
@@ -66,6 +67,7 @@ func runSuite(m *testing.M) int {
 		skipReason = "no control plane binaries: run `make k8s-bins` or set KUBEBUILDER_ASSETS (make test does both)"
 		return m.Run()
 	}
+	assetsDir = assets
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,

@@ -32,10 +32,20 @@ func CompatiblePeers(t SocketType) []SocketType {
 	return append([]SocketType(nil), peers[t]...)
 }
 
-// Pattern names the pattern of a link between a bound socket and a
-// connecting socket, bound type first, as shown in status ("PUSH-PULL").
-func Pattern(bound, connecting SocketType) string {
-	return string(bound) + "-" + string(connecting)
+// patternOrder ranks socket types so that a pattern is named the way
+// ZeroMQ's guide names it, whichever side binds: the sender or requester
+// first (PUSH-PULL, PUB-XSUB, XPUB-SUB, REQ-ROUTER, DEALER-REP).
+var patternOrder = map[SocketType]int{
+	PAIR: 0, PUB: 1, XPUB: 2, SUB: 3, XSUB: 4, PUSH: 5, PULL: 6, REQ: 7, DEALER: 8, REP: 9, ROUTER: 10,
+}
+
+// Pattern names the pattern of a link between sockets of types a and b, in
+// conventional order ("PUSH-PULL"), as shown in status.
+func Pattern(a, b SocketType) string {
+	if patternOrder[b] < patternOrder[a] {
+		a, b = b, a
+	}
+	return string(a) + "-" + string(b)
 }
 
 // deviceLayouts are the socket types each device's frontend and backend

@@ -44,3 +44,17 @@ func TestDeviceLayout(t *testing.T) {
 		t.Error("DeviceLayout(Bogus) reported ok")
 	}
 }
+
+func TestPattern(t *testing.T) {
+	for _, tc := range []struct {
+		a, b SocketType
+		want string
+	}{
+		{PULL, PUSH, "PUSH-PULL"}, {PUSH, PULL, "PUSH-PULL"}, {XSUB, PUB, "PUB-XSUB"}, {XPUB, SUB, "XPUB-SUB"},
+		{ROUTER, REQ, "REQ-ROUTER"}, {DEALER, REP, "DEALER-REP"}, {ROUTER, DEALER, "DEALER-ROUTER"}, {PAIR, PAIR, "PAIR-PAIR"},
+	} {
+		if got := Pattern(tc.a, tc.b); got != tc.want {
+			t.Errorf("Pattern(%s, %s) = %s; want %s", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

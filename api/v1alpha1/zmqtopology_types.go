@@ -142,7 +142,11 @@ type Socket struct {
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
 
-	// type is the ZeroMQ socket type.
+	// type is the ZeroMQ socket type: PAIR, PUB, SUB, XPUB, XSUB, PUSH, PULL,
+	// REQ, REP, DEALER or ROUTER. A connecting socket and the socket it
+	// targets must be ZMTP peers (RFC 37): PAIR-PAIR, PUB-SUB, PUB-XSUB,
+	// XPUB-SUB, XPUB-XSUB, PUSH-PULL, REQ-REP, REQ-ROUTER, DEALER-REP,
+	// DEALER-ROUTER, DEALER-DEALER or ROUTER-ROUTER.
 	// +required
 	Type SocketType `json:"type"`
 
@@ -351,8 +355,9 @@ type ComponentStatus struct {
 	// available and no other replica remains.
 	Ready bool `json:"ready"`
 
-	// endpoints are the ZeroMQ endpoints through which other components reach
-	// this component's bound sockets, as <socket>=<endpoint>.
+	// endpoints are the addresses of this component's bound sockets, as
+	// <socket>=<endpoint>: one per replica when the component runs as a
+	// StatefulSet, otherwise its ClusterIP Service's.
 	// +optional
 	// +listType=atomic
 	Endpoints []string `json:"endpoints,omitempty"`
@@ -367,8 +372,8 @@ type LinkStatus struct {
 	// to is the bound socket, <component>/<socket>.
 	To string `json:"to"`
 
-	// pattern is the pair of socket types, bound type first, such as
-	// PUSH-PULL.
+	// pattern is the pair of socket types in conventional order, sender or
+	// requester first, such as PUSH-PULL.
 	Pattern string `json:"pattern"`
 
 	// ready is true when both ends are ready.

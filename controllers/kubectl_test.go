@@ -1,0 +1,78 @@
+package controllers
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+)
+
+// TestKubectl drives the kubectl built by hack/build-k8s.sh against the test
+// control plane, as a user would: the printer columns, the field docs of
+// kubectl explain, and a server-side dry run of the install manifests.
+func TestKubectl(t *testing.T) {
+	ctx, g := envtestOnly(t)
+	kubectl := filepath.Join(assetsDir, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Skipf("no kubectl in %s (make k8s-bins builds it)", assetsDir)
+	}
+	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "kubectl-test", Groups: []string{"system:masters"}}, nil)
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	kc, err := user.KubeConfig()
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(kcPath, kc, 0o600)).To(gomega.Succeed())
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, kubectl, args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("kubectl %s\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+
+	ns := newNamespace(ctx, t)
+	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
+	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+	eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonComponentNotReady, "")
+
+	out := run("get", "zt", "-n", ns)
+	g.Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(gomega.Equal([]string{"NAME", "READY", "COMPONENTS", "LINKS", "REASON", "AGE"}))
+	g.Expect(out).To(gomega.MatchRegexp(`pipeline\s+False\s+0/3\s+0/2\s+ComponentNotReady`))
+	out = run("get", "zmqtopologies.zmq.topology.dev", "-n", ns, "-o", "wide")
+	g.Expect(strings.Fields(strings.SplitN(out, "\n", 2)[0])).To(gomega.Equal([]string{"NAME", "READY", "COMPONENTS", "LINKS", "REASON", "AGE", "PATTERN", "MESSAGE"}))
+	g.Expect(out).To(gomega.ContainSubstring("PUSH-PULL"))
+	g.Expect(run("get", "zmq", "-n", ns)).To(gomega.ContainSubstring("pipeline"), "the zmq category lists topologies")
+
+	out = run("explain", "zmqtopology.spec.components.sockets")
+	for _, want := range []string{"bind\t<Object>", "connect\t<Object>", "ZMQ_<NAME>_*", "makes the socket listen on a TCP port", "PAIR", "ROUTER"} {
+		g.Expect(out).To(gomega.ContainSubstring(want))
+	}
+	g.Expect(run("explain", "zt.status.conditions")).To(gomega.ContainSubstring("Progressing"))
+
+	// The install manifests pass the API server's validation. A dry run
+	// creates nothing, so the namespace they install into must exist.
+	g.Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "zmq-operator-system"}})).To(gomega.Succeed())
+	out = run("apply", "--dry-run=server", "-k", "config/default")
+	for _, want := range []string{
+		"customresourcedefinition.apiextensions.k8s.io/zmqtopologies.zmq.topology.dev",
+		"clusterrole.rbac.authorization.k8s.io/zmq-operator-manager-role created (server dry run)",
+		"deployment.apps/zmq-operator-controller-manager created (server dry run)",
+	} {
+		g.Expect(out).To(gomega.ContainSubstring(want))
+	}
+	g.Expect(run("apply", "--dry-run=server", "-k", "config/samples", "-n", ns)).To(gomega.ContainSubstring("zmqtopology.zmq.topology.dev/pubsub created (server dry run)"))
+}
