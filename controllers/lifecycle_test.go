@@ -315,3 +315,30 @@ func eventReasons(ctx context.Context, g gomega.Gomega, z *zmqv1.ZMQTopology) []
 	}
 	return out
 }
+
+// TestForeignObjectIsNotTakenOver checks that an existing object with a
+// child's name, which the topology does not control, is reported and left
+// alone rather than overwritten.
+func TestForeignObjectIsNotTakenOver(t *testing.T) {
+	ctx, g := envtestOnly(t)
+	ns := newNamespace(ctx, t)
+	foreign := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reqrep-client-zmq"},
+		Data:       map[string]string{"mine": "yes"},
+	}
+	g.Expect(k8sClient.Create(ctx, foreign)).To(gomega.Succeed())
+	z := loadSample(t, "zmq_v1alpha1_reqrep.yaml", ns)
+	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+	eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonApplyFailed,
+		"applying ConfigMap reqrep-client-zmq: ConfigMap reqrep-client-zmq already exists and is not controlled by this topology")
+	g.Consistently(func(g gomega.Gomega) {
+		got := &corev1.ConfigMap{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(gomega.Succeed())
+		g.Expect(got.Data).To(gomega.Equal(map[string]string{"mine": "yes"}))
+		g.Expect(got.OwnerReferences).To(gomega.BeEmpty())
+	}).Should(gomega.Succeed())
+
+	// Once the name is free, the topology converges.
+	g.Expect(k8sClient.Delete(ctx, foreign)).To(gomega.Succeed())
+	eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonComponentNotReady, "")
+}

@@ -7,6 +7,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +49,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 
 // Reconcile brings one topology's children to the desired state and
 // records what it observed in status.
-func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, reterr error) {
 	topology := &zmqv1.ZMQTopology{}
 	if err := r.Get(ctx, req.NamespacedName, topology); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -60,9 +61,11 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	// Status is computed and patched once, whatever the phases did.
 	defer func() {
-		if err := r.patchStatus(ctx, s); err != nil {
-			reterr = errors.Join(reterr, err)
+		retry, err := r.patchStatus(ctx, s)
+		if retry && res.RequeueAfter == 0 {
+			res.RequeueAfter = time.Second
 		}
+		reterr = errors.Join(reterr, err)
 	}()
 
 	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe} {
@@ -71,23 +74,28 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, err
 		}
 	}
-	return ctrl.Result{}, nil
+	// A child that could not be written is retried with backoff; its error
+	// is already in status and in an event.
+	return ctrl.Result{}, s.applyErr
 }
 
 // patchStatus computes the status from the scope and patches it only if it
-// changed; a conflict requeues through the returned error.
-func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) error {
+// changed. It asks for a retry when it lost a race with another writer.
+func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) (retry bool, err error) {
 	t := s.topology
 	computeStatus(s, r.Render.ClusterDomain)
 	if statusEqual(s.original.Status, t.Status) {
-		return nil
+		return false, nil
 	}
-	err := r.Status().Patch(ctx, t, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{}))
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		logf.FromContext(ctx).V(1).Info("status patch skipped; will retry", "reason", err)
-		return nil // a newer version is on its way to this reconciler
+	err = r.Status().Patch(ctx, t, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil // deleted meanwhile
+	case apierrors.IsConflict(err):
+		logf.FromContext(ctx).V(1).Info("status patch lost a race; retrying", "reason", err)
+		return true, nil
 	}
-	return err
+	return false, err
 }
 
 // SetupWithManager registers the reconciler: it watches topologies (spec
