@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
+
 // peers is ZMTP's socket-type compatibility table (RFC 37, "Socket types"
 // and RFC 23 section 3.2): a socket of the key type may only talk to sockets
 // of the listed types. It is symmetric; TestPeersSymmetric checks that.
@@ -56,10 +58,10 @@ var deviceLayouts = map[DeviceType]struct{ Frontend, Backend SocketType }{
 	Queue:     {Frontend: ROUTER, Backend: DEALER},
 }
 
-// Device socket names.
+// Device socket names, as the device binary expects them.
 const (
-	DeviceFrontend = "frontend"
-	DeviceBackend  = "backend"
+	DeviceFrontend = zmqconfig.DeviceFrontend
+	DeviceBackend  = zmqconfig.DeviceBackend
 )
 
 // DeviceLayout returns the socket types of a device's frontend and backend;

@@ -21,6 +21,12 @@ const (
 	Path     = MountDir + "/" + FileName
 )
 
+// The sockets of a device are named DeviceFrontend and DeviceBackend.
+const (
+	DeviceFrontend = "frontend"
+	DeviceBackend  = "backend"
+)
+
 // Config is the resolved socket configuration of one component.
 type Config struct {
 	// Topology, Namespace and Component name where this configuration
