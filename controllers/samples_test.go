@@ -216,6 +216,28 @@ func TestSamplesRender(t *testing.T) {
 				g.Expect(tpl.Spec.Volumes).To(gomega.ContainElement(gomega.HaveField("VolumeSource.ConfigMap.Name", name+"-zmq")))
 				g.Expect(tpl.Labels).To(gomega.HaveKeyWithValue(render.LabelComponent, strings.TrimPrefix(name, z.Name+"-")))
 			}
+			// Every pod runs the zmq-sidecar agent as a native sidecar whose
+			// /readyz is the pod's readiness.
+			for name, tpl := range pods {
+				g.Expect(tpl.Spec.InitContainers).To(gomega.HaveLen(1), name)
+				sc := tpl.Spec.InitContainers[0]
+				g.Expect(sc.Name).To(gomega.Equal("zmq-sidecar"))
+				g.Expect(sc.Image).To(gomega.Equal("zmq-sidecar:test"))
+				g.Expect(sc.Args).To(gomega.Equal([]string{"agent", "--config", "/etc/zmq/topology.json", "--listen", ":9917", "--probe-interval", "5s"}))
+				g.Expect(sc.RestartPolicy).To(gomega.HaveValue(gomega.Equal(corev1.ContainerRestartPolicyAlways)))
+				g.Expect(sc.Ports).To(gomega.Equal([]corev1.ContainerPort{{Name: "zmq-metrics", ContainerPort: 9917, Protocol: corev1.ProtocolTCP}}))
+				g.Expect(sc.ReadinessProbe.HTTPGet.Path).To(gomega.Equal("/readyz"))
+				g.Expect(sc.ReadinessProbe.HTTPGet.Port.StrVal).To(gomega.Equal("zmq-metrics"))
+				g.Expect(sc.LivenessProbe.HTTPGet.Path).To(gomega.Equal("/healthz"))
+				g.Expect(sc.Resources.Requests.Cpu().String()).To(gomega.Equal("10m"))
+				g.Expect(sc.Resources.Requests.Memory().String()).To(gomega.Equal("16Mi"))
+				g.Expect(sc.Resources.Limits.Memory().String()).To(gomega.Equal("64Mi"))
+				g.Expect(*sc.SecurityContext.RunAsNonRoot).To(gomega.BeTrue())
+				g.Expect(*sc.SecurityContext.ReadOnlyRootFilesystem).To(gomega.BeTrue())
+				g.Expect(*sc.SecurityContext.AllowPrivilegeEscalation).To(gomega.BeFalse())
+				g.Expect(sc.SecurityContext.Capabilities.Drop).To(gomega.Equal([]corev1.Capability{"ALL"}))
+				g.Expect(sc.VolumeMounts).To(gomega.ContainElement(corev1.VolumeMount{Name: "zmq-topology", MountPath: "/etc/zmq", ReadOnly: true}))
+			}
 			for name, args := range want.args {
 				g.Expect(pods[name].Spec.Containers[0].Args).To(gomega.Equal(args), name)
 			}

@@ -47,13 +47,19 @@ func validateShape(c *Component, path *field.Path) field.ErrorList {
 	return errs
 }
 
-// validatePorts reports two sockets of one component binding the same port:
-// they would share the pod's network namespace.
+// validatePorts reports two sockets of one component binding the same port
+// (they share the pod's network namespace) and a socket binding the
+// sidecar's port.
 func validatePorts(c *Component, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	owner := map[int32]string{}
 	for j, s := range c.Sockets {
 		if s.Bind == nil {
+			continue
+		}
+		if s.Bind.Port == SidecarPort {
+			errs = append(errs, field.Invalid(path.Child("sockets").Index(j).Child("bind", "port"), s.Bind.Port,
+				fmt.Sprintf("port %d is reserved for the zmq-sidecar container of every pod", SidecarPort)))
 			continue
 		}
 		if other, dup := owner[s.Bind.Port]; dup {

@@ -57,6 +57,9 @@ func TestValidate(t *testing.T) {
 		{"two sockets bind one port", func(z *ZMQTopology) {
 			z.Spec.Components[0].Sockets[1].Bind.Port = 5000
 		}, []string{`spec.components[0].sockets[1].bind.port: Duplicate value: "5000 (already bound by socket \"out\")"`}},
+		{"socket binds the sidecar's port", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.Port = SidecarPort
+		}, []string{`spec.components[0].sockets[0].bind.port: Invalid value: 9917: port 9917 is reserved for the zmq-sidecar container`}},
 		{"device socket of the wrong type", func(z *ZMQTopology) {
 			z.Spec.Components[1].Sockets[1].Type = PULL
 		}, []string{`spec.components[1].sockets[1].type: Invalid value: "PULL": the backend socket of a Streamer device must be PUSH`}},

@@ -274,6 +274,10 @@ type TCPKeepaliveOptions struct {
 	Count *int32 `json:"count,omitempty"`
 }
 
+// SidecarPort is the port of the injected sidecar's /readyz, /healthz and
+// /metrics endpoint, in every pod of a topology; sockets cannot bind it.
+const SidecarPort = 9917
+
 // SidecarSpec configures the injected ZeroMQ health-check sidecar.
 type SidecarSpec struct {
 	// probeIntervalSeconds is how often the sidecar probes the component's

@@ -158,6 +158,9 @@ func TestPodTemplate(t *testing.T) {
 	if len(ctr.Ports) != 0 {
 		t.Errorf("a component that binds nothing declares ports %+v", ctr.Ports)
 	}
+	if len(tpl.Spec.InitContainers) != 0 {
+		t.Errorf("a sidecar was injected without a sidecar image: %+v", tpl.Spec.InitContainers)
+	}
 	// The user's template in the topology is not modified.
 	if len(c.Template.Spec.Containers[0].Env) != 2 || c.Template.Spec.Containers[0].Env[1].Value != "tcp://hardcoded:1" {
 		t.Error("rendering modified the topology's template")
