@@ -93,7 +93,7 @@ var samples = []sampleWant{
 				"ZMQ_IN_RCVHWM": "100000", "ZMQ_IN_SNDHWM": "10000",
 			},
 		},
-		args:   map[string][]string{"pubsub-events": {"device", "forwarder", "--config", "/etc/zmq/topology.json"}},
+		args:   map[string][]string{"pubsub-events": {"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}},
 		images: map[string]string{"pubsub-events": "zmq-sidecar:test", "pubsub-prices": "zmq-operator-examples:dev"},
 	},
 	{
@@ -107,7 +107,7 @@ var samples = []sampleWant{
 			"reqrep-client": {"ZMQ_REQUESTS_TYPE": "REQ", "ZMQ_REQUESTS_ENDPOINTS": "tcp://reqrep-broker.NS.svc.cluster.local:5570", "ZMQ_REQUESTS_LINGER": "0"},
 			"reqrep-server": {"ZMQ_REQUESTS_TYPE": "REP", "ZMQ_REQUESTS_ENDPOINTS": "tcp://reqrep-broker.NS.svc.cluster.local:5571"},
 		},
-		args:   map[string][]string{"reqrep-broker": {"device", "queue", "--config", "/etc/zmq/topology.json"}},
+		args:   map[string][]string{"reqrep-broker": {"device", "queue", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}},
 		images: map[string]string{"reqrep-broker": "zmq-sidecar:test"},
 	},
 }

@@ -62,6 +62,11 @@ func validatePorts(c *Component, path *field.Path) field.ErrorList {
 				fmt.Sprintf("port %d is reserved for the zmq-sidecar container of every pod", SidecarPort)))
 			continue
 		}
+		if c.Device != nil && s.Bind.Port == DeviceMetricsPort {
+			errs = append(errs, field.Invalid(path.Child("sockets").Index(j).Child("bind", "port"), s.Bind.Port,
+				fmt.Sprintf("port %d is reserved for the device's metrics", DeviceMetricsPort)))
+			continue
+		}
 		if other, dup := owner[s.Bind.Port]; dup {
 			errs = append(errs, field.Duplicate(path.Child("sockets").Index(j).Child("bind", "port"),
 				fmt.Sprintf("%d (already bound by socket %q)", s.Bind.Port, other)))

@@ -278,6 +278,10 @@ type TCPKeepaliveOptions struct {
 // /metrics endpoint, in every pod of a topology; sockets cannot bind it.
 const SidecarPort = 9917
 
+// DeviceMetricsPort is the port of a device's /metrics; device sockets
+// cannot bind it.
+const DeviceMetricsPort = 9918
+
 // SidecarSpec configures the injected ZeroMQ health-check sidecar.
 type SidecarSpec struct {
 	// probeIntervalSeconds is how often the sidecar probes the component's

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,8 +12,12 @@ import (
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 )
 
-// DeviceContainer is the name of a device pod's container.
-const DeviceContainer = "device"
+// DeviceContainer is the name of a device pod's container, and
+// DeviceMetricsPortName the name of its metrics port.
+const (
+	DeviceContainer       = "device"
+	DeviceMetricsPortName = "zmq-device"
+)
 
 // nonRootUID is the user devices and the sidecar run as (distroless
 // "nonroot").
@@ -21,7 +26,7 @@ const nonRootUID = 65532
 // DeviceArgs are the arguments of the zmq-sidecar binary that runs device
 // type d from the mounted configuration.
 func DeviceArgs(d zmqv1.DeviceType) []string {
-	return []string{"device", strings.ToLower(string(d)), "--config", zmqconfig.Path}
+	return []string{"device", strings.ToLower(string(d)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
 }
 
 // devicePodTemplate renders the pod of an operator-managed device: one
@@ -32,6 +37,10 @@ func devicePodTemplate(c *zmqv1.Component, opts Options) *corev1ac.PodTemplateSp
 		WithName(DeviceContainer).
 		WithImage(opts.SidecarImage).
 		WithArgs(DeviceArgs(c.Device.Type)...).
+		WithPorts(corev1ac.ContainerPort().
+			WithName(DeviceMetricsPortName).
+			WithContainerPort(zmqv1.DeviceMetricsPort).
+			WithProtocol(corev1.ProtocolTCP)).
 		WithResources(deviceResources(c.Device.Resources)).
 		WithSecurityContext(restrictedContainer())
 	if opts.ImagePullPolicy != "" {

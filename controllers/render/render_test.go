@@ -178,10 +178,10 @@ func TestDevicePodTemplate(t *testing.T) {
 	if *ctr.Image != "sidecar:1" || *ctr.ImagePullPolicy != corev1.PullNever {
 		t.Errorf("image = %s %s", *ctr.Image, *ctr.ImagePullPolicy)
 	}
-	if want := []string{"device", "forwarder", "--config", "/etc/zmq/topology.json"}; !reflect.DeepEqual(ctr.Args, want) {
+	if want := []string{"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}; !reflect.DeepEqual(ctr.Args, want) {
 		t.Errorf("args = %q; want %q", ctr.Args, want)
 	}
-	if len(ctr.Ports) != 2 || *ctr.Ports[0].Name != "frontend" || *ctr.Ports[1].ContainerPort != 7002 {
+	if len(ctr.Ports) != 3 || *ctr.Ports[0].Name != "zmq-device" || *ctr.Ports[1].Name != "frontend" || *ctr.Ports[2].ContainerPort != 7002 {
 		t.Errorf("ports = %+v", ctr.Ports)
 	}
 	sc := ctr.SecurityContext
