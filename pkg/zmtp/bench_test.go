@@ -1,0 +1,53 @@
+package zmtp
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkThroughput measures one sender and one receiver over loopback
+// TCP. Cross-implementation numbers are in test/interop (cmd/bench).
+func BenchmarkThroughput(b *testing.B) {
+	for _, pat := range []struct {
+		name     string
+		snd, rcv SocketType
+		hwm      int
+	}{{"PUSH-PULL", PUSH, PULL, DefaultHWM}, {"PUB-SUB", PUB, SUB, 0}} {
+		for _, size := range []int{16, 1024} {
+			b.Run(fmt.Sprintf("%s/%dB", pat.name, size), func(b *testing.B) {
+				ctx := context.Background()
+				rcv := newSock(b, pat.rcv, WithRecvHWM(pat.hwm))
+				snd := newSock(b, pat.snd, WithSendHWM(pat.hwm), WithLinger(0))
+				_ = rcv.Subscribe(nil)
+				connect(b, snd, bind(b, rcv))
+				waitPeers(b, snd, 1)
+				for pat.snd == PUB && snd.Stats().Subscriptions == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				payload := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ResetTimer()
+				done := make(chan error, 1)
+				go func() {
+					for i := 0; i < b.N; i++ {
+						if _, err := rcv.Recv(ctx); err != nil {
+							done <- err
+							return
+						}
+					}
+					done <- nil
+				}()
+				for i := 0; i < b.N; i++ {
+					if err := snd.Send(ctx, Msg{payload}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,446 @@
+package zmtp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// connState is the life cycle of one ZMTP connection.
+type connState int32
+
+const (
+	stateGreeting  connState = iota // exchanging the 64-octet greetings
+	stateHandshake                  // mechanism commands (READY/ERROR)
+	stateReady                      // traffic
+	stateClosed
+)
+
+func (s connState) String() string {
+	switch s {
+	case stateGreeting:
+		return "greeting"
+	case stateHandshake:
+		return "handshake"
+	case stateReady:
+		return "ready"
+	default:
+		return "closed"
+	}
+}
+
+const (
+	handshakeBufSize = 4 << 10
+	readBufSize      = 64 << 10
+	writeBufSize     = 64 << 10
+	// maxBatch bounds how many messages a reader hands over at once.
+	maxBatch = 256
+)
+
+// conn is one ZMTP connection attached to a Socket. It runs a reader and a
+// writer goroutine. The writer drains a per-connection queue and flushes its
+// bufio.Writer only when the queue is empty, so a burst of messages costs one
+// write syscall; the reader hands complete messages to the socket in batches.
+type conn struct {
+	nc    net.Conn
+	s     *Socket
+	state atomic.Int32
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	fr    frameReader
+
+	// Negotiated after the handshake; read-only afterwards.
+	minor     byte
+	peerType  SocketType
+	peerMeta  Metadata
+	routingID []byte // identity used by ROUTER
+	remote    string
+
+	// Send queue, guarded by outMu: messages (bounded by the HWM) and
+	// pre-encoded control frames (commands, subscriptions; unbounded,
+	// written first).
+	outMu      sync.Mutex
+	out        []Msg
+	ctl        [][]byte
+	writerIdle bool
+	drainCh    chan struct{}
+	spare      []Msg // writer-owned
+	wake       chan struct{}
+
+	// Receive queue, guarded by the socket's fairQueue mutex.
+	inq       []Msg
+	inHead    int
+	inWaiting bool
+	space     chan struct{}
+
+	// Subscriptions this peer asked for (PUB/XPUB side).
+	subs subscriptions
+
+	// Heartbeats.
+	traffic atomic.Bool
+	peerTTL atomic.Int64 // nanoseconds, from the peer's PING
+	hbOnce  sync.Once
+
+	msgSlab   [][]byte
+	done      chan struct{}
+	closeOnce sync.Once
+	err       error
+}
+
+// handshake runs the greeting and NULL handshake on nc for a socket of type
+// local, within deadline. It returns a ready, not yet attached connection.
+func handshake(nc net.Conn, local SocketType, identity []byte, deadline time.Time) (*conn, error) {
+	// Small buffers until the peer has proved it speaks ZMTP, so that many
+	// half-open connections cost little memory; see upgradeBuffers.
+	c := &conn{
+		nc:     nc,
+		br:     bufio.NewReaderSize(nc, handshakeBufSize),
+		bw:     bufio.NewWriterSize(nc, handshakeBufSize),
+		wake:   make(chan struct{}, 1),
+		space:  make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		remote: nc.RemoteAddr().String(),
+	}
+	c.fr.r = c.br
+	_ = nc.SetDeadline(deadline)
+	c.state.Store(int32(stateGreeting))
+	// RFC 23 §"Greeting": both sides send the greeting at once.
+	if _, err := c.bw.Write(ourGreeting()); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	g, err := readGreeting(c.br)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 23 §"Security Handshake": the mechanisms must match exactly, else
+	// the connection is closed (there is no mechanism to carry ERROR).
+	if g.Mechanism != MechanismNull {
+		return nil, protoErr("greeting", "unsupported mechanism "+quoteName(g.Mechanism), nil)
+	}
+	c.minor = negotiatedMinor(g)
+	c.state.Store(int32(stateHandshake))
+	h := &handshakeIO{fr: &c.fr, bw: c.bw}
+	md, err := nullMechanism{}.handshake(h, readyData(local, identity))
+	if err != nil {
+		return nil, err
+	}
+	pt, err := ParseSocketType(md.Get(PropSocketType))
+	if err != nil {
+		_ = h.writeCommand(cmdError, errorData("Invalid socket type"))
+		return nil, protoErr("handshake", err.Error(), ErrIncompatible)
+	}
+	// RFC 37 §"Socket Type Compatibility": a peer of an incompatible type
+	// is refused with ERROR and closed.
+	if !Compatible(local, pt) {
+		_ = h.writeCommand(cmdError, errorData("Invalid socket type"))
+		return nil, protoErr("handshake", "peer "+pt.String()+" cannot talk to "+local.String(), ErrIncompatible)
+	}
+	c.peerType = pt
+	c.peerMeta = md
+	c.upgradeBuffers()
+	_ = nc.SetDeadline(time.Time{})
+	c.state.Store(int32(stateReady))
+	return c, nil
+}
+
+// upgradeBuffers switches to the large traffic buffers after the
+// handshake, keeping any octets the peer already sent.
+func (c *conn) upgradeBuffers() {
+	var src io.Reader = c.nc
+	if n := c.br.Buffered(); n > 0 {
+		left, _ := c.br.Peek(n)
+		src = &prefixReader{prefix: append([]byte(nil), left...), r: c.nc}
+	}
+	c.br = bufio.NewReaderSize(src, readBufSize)
+	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	c.fr.r = c.br
+}
+
+// prefixReader returns prefix, then reads from r.
+type prefixReader struct {
+	prefix []byte
+	r      io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// closed reports whether the connection has failed or been closed.
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail closes the connection once, recording why, and detaches it.
+func (c *conn) fail(err error) {
+	c.closeOnce.Do(func() {
+		c.err = err
+		c.state.Store(int32(stateClosed))
+		close(c.done)
+		_ = c.nc.Close()
+		if c.s != nil {
+			c.s.detach(c)
+		}
+	})
+}
+
+// enqueue adds m to the send queue unless the queue holds hwm messages
+// (hwm <= 0: unbounded). It never blocks.
+func (c *conn) enqueue(m Msg, hwm int) bool {
+	c.outMu.Lock()
+	if c.closed() || (hwm > 0 && len(c.out) >= hwm) {
+		c.outMu.Unlock()
+		return false
+	}
+	c.out = append(c.out, m)
+	c.kickLocked()
+	c.outMu.Unlock()
+	return true
+}
+
+// enqueueRaw queues pre-encoded frames (commands, subscriptions), ignoring
+// the HWM.
+func (c *conn) enqueueRaw(raw []byte) {
+	c.outMu.Lock()
+	c.ctl = append(c.ctl, raw)
+	c.kickLocked()
+	c.outMu.Unlock()
+}
+
+func (c *conn) kickLocked() {
+	if c.writerIdle {
+		c.writerIdle = false
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain waits until everything queued has been written, or until timeout.
+func (c *conn) drain(timeout time.Duration) {
+	c.outMu.Lock()
+	if (c.writerIdle && len(c.out) == 0 && len(c.ctl) == 0) || c.closed() {
+		c.outMu.Unlock()
+		return
+	}
+	if c.drainCh == nil {
+		c.drainCh = make(chan struct{})
+	}
+	ch := c.drainCh
+	c.outMu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-c.done:
+	case <-t.C:
+	}
+}
+
+// writeLoop drains the send queue into the buffered writer, flushing only
+// when the queue is empty.
+func (c *conn) writeLoop() {
+	defer c.s.wg.Done()
+	for {
+		c.outMu.Lock()
+		for len(c.out) == 0 && len(c.ctl) == 0 {
+			if c.bw.Buffered() > 0 {
+				c.outMu.Unlock()
+				if err := c.bw.Flush(); err != nil {
+					c.fail(err)
+					return
+				}
+				c.outMu.Lock()
+				continue
+			}
+			if c.drainCh != nil {
+				close(c.drainCh)
+				c.drainCh = nil
+			}
+			c.writerIdle = true
+			c.outMu.Unlock()
+			select {
+			case <-c.wake:
+			case <-c.done:
+				return
+			}
+			c.outMu.Lock()
+		}
+		batch, ctl := c.out, c.ctl
+		c.out, c.ctl = c.spare[:0], nil
+		c.outMu.Unlock()
+		c.s.lb.signal()
+
+		for _, raw := range ctl {
+			if _, err := c.bw.Write(raw); err != nil {
+				c.fail(err)
+				return
+			}
+		}
+		var bytes uint64
+		for _, m := range batch {
+			if err := writeMsg(c.bw, m); err != nil {
+				c.fail(err)
+				return
+			}
+			bytes += uint64(m.Size())
+		}
+		c.s.stats.msgsOut.Add(uint64(len(batch)))
+		c.s.stats.bytesOut.Add(bytes)
+		clear(batch)
+		// Keep the batch's array for reuse unless an unbounded queue made
+		// it huge (64 Ki entries = 1.5 MiB).
+		if cap(batch) <= 1<<16 || cap(batch) <= 2*c.s.opts.sendHWM {
+			c.spare = batch[:0]
+		} else {
+			c.spare = nil
+		}
+	}
+}
+
+// nextFrameBuffered reports whether a whole frame is already buffered, so
+// reading it will not block.
+func (c *conn) nextFrameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	b, _ := c.br.Peek(n)
+	if b[0]&flagLong != 0 {
+		if n < 9 {
+			return false
+		}
+		return uint64(n-9) >= binary.BigEndian.Uint64(b[1:9])
+	}
+	return n-2 >= int(b[1])
+}
+
+// finishMsg copies the assembled frames into an exactly-sized slice carved
+// from a slab, so single-frame messages cost no allocation of their own.
+func (c *conn) finishMsg(cur Msg) Msg {
+	k := len(cur)
+	if len(c.msgSlab) < k {
+		c.msgSlab = make([][]byte, max(256, k))
+	}
+	m := Msg(c.msgSlab[:k:k])
+	copy(m, cur)
+	c.msgSlab = c.msgSlab[k:]
+	return m
+}
+
+// readLoop decodes frames and hands complete messages to the socket.
+func (c *conn) readLoop() {
+	defer c.s.wg.Done()
+	var (
+		batch []Msg
+		cur   Msg
+		size  int64
+		bytes uint64
+	)
+	maxMsg := c.s.opts.maxMsgSize
+	for {
+		// Hand over what we have before a read that could block: after a
+		// message or a command, whenever the next frame is not buffered.
+		if len(batch) > 0 && (len(batch) >= maxBatch || !c.nextFrameBuffered()) {
+			c.s.stats.msgsIn.Add(uint64(len(batch)))
+			c.s.stats.bytesIn.Add(bytes)
+			bytes = 0
+			if !c.s.fq.push(c, batch) {
+				return
+			}
+			clear(batch)
+			batch = batch[:0]
+		}
+		limit := int64(-1)
+		if maxMsg >= 0 {
+			limit = maxMsg - size
+		}
+		flags, body, err := c.fr.readFrame(limit)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.traffic.Store(true)
+		if flags&flagCommand != 0 {
+			// RFC 23: a command is a single frame; it cannot sit inside a
+			// multipart message.
+			if len(cur) > 0 {
+				c.fail(protoErr("traffic", "command inside a multipart message", nil))
+				return
+			}
+			if err := c.handleCommand(body); err != nil {
+				c.fail(err)
+				return
+			}
+			continue
+		}
+		cur = append(cur, body)
+		size += int64(len(body))
+		if flags&flagMore != 0 {
+			continue
+		}
+		m := c.finishMsg(cur)
+		clear(cur)
+		cur = cur[:0]
+		bytes += uint64(size)
+		size = 0
+		if m2, ok := c.s.pat.incoming(c, m); ok {
+			batch = append(batch, m2)
+		}
+	}
+}
+
+// handleCommand processes a command received after the handshake.
+func (c *conn) handleCommand(body []byte) error {
+	cmd, err := parseCommand(body)
+	if err != nil {
+		return err
+	}
+	switch cmd.Name {
+	case cmdPing:
+		ttl, pctx, err := parsePing(cmd.Data)
+		if err != nil {
+			return err
+		}
+		if ttl > 0 {
+			c.peerTTL.Store(int64(ttl) * int64(100*time.Millisecond))
+			c.startHeartbeat()
+		}
+		// RFC 37 §"PING and PONG": always answer with the same context.
+		c.enqueueRaw(appendCommand(nil, cmdPong, pctx))
+	case cmdPong:
+		// Any traffic is a sign of life; nothing else to do.
+	case cmdSubscribe, cmdCancel:
+		c.s.pat.subscription(c, cmd.Data, cmd.Name == cmdSubscribe)
+	case cmdError:
+		reason, _ := parseError(cmd.Data)
+		return &ProtocolError{Stage: "traffic", Reason: "peer ERROR: " + reason, Err: ErrPeerError}
+	case cmdReady:
+		return protoErr("traffic", "READY after handshake", nil)
+	default:
+		// Unknown commands are ignored for forward compatibility.
+	}
+	return nil
+}
+
+// errConnClosed is the reason recorded when we close a connection.
+var errConnClosed = errors.New("zmtp: connection closed locally")

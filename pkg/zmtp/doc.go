@@ -1,0 +1,81 @@
+// Package zmtp is a pure-Go (no cgo) implementation of ZMTP 3.1, the ZeroMQ
+// wire protocol (RFC 23 = ZMTP 3.0, RFC 37 = ZMTP 3.1), with ZeroMQ sockets
+// and a probe-safe prober. It interoperates with libzmq and
+// go-zeromq/zmq4; test/interop proves it against both.
+//
+// # Sockets
+//
+// NewSocket creates a PUB, SUB, XPUB, XSUB, PUSH, PULL, REQ, REP, DEALER,
+// ROUTER or PAIR socket. A socket may Bind and Connect to several tcp://
+// (or ipc://) endpoints; Bind returns the actual endpoint (use port 0 in
+// tests); Connect returns at once and reconnects with backoff forever.
+// Send and Recv take a context. Messages are Msg values ([][]byte frames).
+//
+//	pull, _ := zmtp.NewSocket(zmtp.PULL, zmtp.WithRecvHWM(1000))
+//	ep, _ := pull.Bind("tcp://127.0.0.1:0")
+//	push, _ := zmtp.NewSocket(zmtp.PUSH)
+//	_ = push.Connect(ep)
+//	_ = push.Send(ctx, zmtp.NewMsgString("task", "1"))
+//	m, _ := pull.Recv(ctx)
+//
+// Semantics follow libzmq: PUSH/DEALER/REQ round-robin and block at the
+// per-peer send HWM (honouring the context); PUB/XPUB fan out, filter by
+// prefix on the publisher side, and drop (and count) for a peer at its HWM
+// so a slow subscriber never stalls the others; SUB/XSUB also filter what
+// they receive; receivers fair-queue between peers with a per-peer receive
+// HWM; XPUB delivers new subscriptions and cancels (also on disconnect) so
+// that Proxy can forward them upstream; REQ/REP add and strip envelopes;
+// ROUTER prefixes and routes by peer identity. Close waits up to the
+// linger period for queued messages. Stats returns counters for metrics.
+//
+// Proxy(ctx, frontend, backend) is the core of the devices: Forwarder
+// (XSUB -> XPUB), Streamer (PULL -> PUSH), Queue (ROUTER <-> DEALER).
+//
+// # Engine
+//
+// Each connection has a reader and a writer goroutine with 64 KiB bufio
+// buffers. The writer drains a per-peer queue and flushes only when the
+// queue is empty, so a burst costs one write syscall; the reader decodes
+// every frame one read returned and hands complete messages to the socket
+// in one batch. Small frame bodies are carved from a slab. Size limits
+// (WithMaxMsgSize, default 64 MiB) are checked from the size field before
+// any allocation; with no limit, bodies are still allocated only as their
+// bytes arrive. Handshakes run with a deadline (WithHandshakeTimeout) in
+// their own goroutine, so a silent client never delays a real peer.
+//
+// Heartbeats (WithHeartbeat): PINGs from any peer are always answered with
+// a PONG; we send PINGs only to ZMTP 3.1 peers (go-zeromq/zmq4 speaks 3.0
+// and would hand a PING to its application), and honour the TTL a peer
+// announces.
+//
+// # Prober
+//
+// Probe(ctx, endpoint, ProbeOptions{}) connects, exchanges greetings, reads
+// the peer's READY and reports version, mechanism, Socket-Type, Identity
+// and latency, under one deadline. By default it never sends its own
+// READY, so the peer never attaches it as a pipe and never routes a
+// message to it. Against a ZMTP 3.0 peer (go-zeromq/zmq4, which leaks a
+// file descriptor per abandoned handshake) it completes the handshake as a
+// silent compatible type (SilentPeer), never against PUSH, DEALER, REQ or
+// PAIR. ProbePing additionally measures a PING round trip against 3.1
+// peers that have a silent partner. A non-ZMTP server is reported as
+// errors.Is(err, ErrNotZMTP): from its first octets when it speaks first,
+// or at the deadline when it accepted the connection and never sent a
+// greeting (RFC 23: a ZMTP peer sends its greeting at once).
+//
+// # Testing and fuzzing
+//
+//	go test ./pkg/zmtp/                      # unit, hostile-peer, example tests; runs the fuzz seeds
+//	go test -race ./pkg/zmtp/...
+//	cd test/interop && go test ./...         # against libzmq (cgo, libzmq3-dev) and go-zeromq/zmq4
+//	cd test/interop && go run ./cmd/bench    # throughput table: ours vs libzmq vs go-zeromq/zmq4
+//
+// Each fuzz target runs for 60 s without a crash with:
+//
+//	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzGreeting$'  -fuzztime 60s
+//	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 60s
+//	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzCommand$'   -fuzztime 60s
+//
+// The seed corpora in testdata/fuzz were captured from libzmq 4.3.4 by
+// test/interop's TestCaptureLibzmqSeeds (ZMTP_WRITE_SEEDS=1 rewrites them).
+package zmtp

@@ -1,0 +1,160 @@
+package zmtp
+
+import (
+	"context"
+	"sync"
+)
+
+// fairQueue is the receive side shared by every socket type that receives
+// (libzmq's fq_t): each connection has its own bounded queue (RecvHWM
+// messages) and Recv takes one message from each non-empty queue in turn, so
+// a busy peer cannot starve a quiet one. A reader whose queue is full blocks,
+// which pushes back on the peer through TCP.
+type fairQueue struct {
+	mu      sync.Mutex
+	active  []*conn // connections with queued messages, in round-robin order
+	cur     int
+	waiters int
+	notify  chan struct{}
+	hwm     int
+	closing <-chan struct{}
+}
+
+func newFairQueue(hwm int, closing <-chan struct{}) *fairQueue {
+	return &fairQueue{hwm: hwm, notify: make(chan struct{}, 1), closing: closing}
+}
+
+func (c *conn) inLen() int { return len(c.inq) - c.inHead }
+
+// push appends a batch of messages received on c. It blocks while c's queue
+// is at the HWM and returns false if c or the socket closes meanwhile.
+func (q *fairQueue) push(c *conn, batch []Msg) bool {
+	q.mu.Lock()
+	for q.hwm > 0 && c.inLen() >= q.hwm {
+		c.inWaiting = true
+		q.mu.Unlock()
+		select {
+		case <-c.space:
+		case <-c.done:
+			return false
+		case <-q.closing:
+			return false
+		}
+		q.mu.Lock()
+	}
+	if c.inLen() == 0 {
+		c.inq = c.inq[:0]
+		c.inHead = 0
+		q.active = append(q.active, c)
+	} else if c.inHead > 0 && c.inHead >= len(c.inq)/2 {
+		n := copy(c.inq, c.inq[c.inHead:])
+		clear(c.inq[n:])
+		c.inq = c.inq[:n]
+		c.inHead = 0
+	}
+	c.inq = append(c.inq, batch...)
+	if q.waiters > 0 {
+		q.signal()
+	}
+	q.mu.Unlock()
+	return true
+}
+
+func (q *fairQueue) signal() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// tryPop takes the next message in fair order, if any.
+func (q *fairQueue) tryPop() (*conn, Msg, bool) {
+	if len(q.active) == 0 {
+		return nil, nil, false
+	}
+	if q.cur >= len(q.active) {
+		q.cur = 0
+	}
+	c := q.active[q.cur]
+	m := c.inq[c.inHead]
+	c.inq[c.inHead] = nil
+	c.inHead++
+	if c.inLen() == 0 {
+		c.inq = c.inq[:0]
+		c.inHead = 0
+		copy(q.active[q.cur:], q.active[q.cur+1:])
+		q.active[len(q.active)-1] = nil
+		q.active = q.active[:len(q.active)-1]
+	} else {
+		q.cur++
+	}
+	if c.inWaiting && c.inLen() < q.hwm {
+		c.inWaiting = false
+		select {
+		case c.space <- struct{}{}:
+		default:
+		}
+	}
+	return c, m, true
+}
+
+// pop waits for the next message, honouring ctx and socket close.
+func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
+	q.mu.Lock()
+	for {
+		if c, m, ok := q.tryPop(); ok {
+			if q.waiters > 0 && len(q.active) > 0 {
+				q.signal()
+			}
+			q.mu.Unlock()
+			return c, m, nil
+		}
+		select {
+		case <-q.closing:
+			q.mu.Unlock()
+			return nil, nil, ErrClosed
+		default:
+		}
+		q.waiters++
+		q.mu.Unlock()
+		var err error
+		select {
+		case <-q.notify:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-q.closing:
+			err = ErrClosed
+		}
+		q.mu.Lock()
+		q.waiters--
+		if err != nil {
+			// A message may have raced in; take it rather than strand it
+			// behind a consumed notification.
+			if c, m, ok := q.tryPop(); ok {
+				q.mu.Unlock()
+				return c, m, nil
+			}
+			if q.waiters > 0 {
+				q.signal()
+			}
+			q.mu.Unlock()
+			return nil, nil, err
+		}
+	}
+}
+
+// pushNoWait appends without honouring the HWM; it is used for the few
+// messages a socket generates itself (XPUB cancels on disconnect).
+func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
+	q.mu.Lock()
+	if c.inLen() == 0 {
+		c.inq = c.inq[:0]
+		c.inHead = 0
+		q.active = append(q.active, c)
+	}
+	c.inq = append(c.inq, msgs...)
+	if q.waiters > 0 {
+		q.signal()
+	}
+	q.mu.Unlock()
+}
