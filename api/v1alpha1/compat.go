@@ -1,37 +1,31 @@
 package v1alpha1
 
-import "github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
+import (
+	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
+	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
+)
 
-// peers is ZMTP's socket-type compatibility table (RFC 37, "Socket types"
-// and RFC 23 section 3.2): a socket of the key type may only talk to sockets
-// of the listed types. It is symmetric; TestPeersSymmetric checks that.
-var peers = map[SocketType][]SocketType{
-	PAIR:   {PAIR},
-	PUB:    {SUB, XSUB},
-	SUB:    {PUB, XPUB},
-	XPUB:   {SUB, XSUB},
-	XSUB:   {PUB, XPUB},
-	PUSH:   {PULL},
-	PULL:   {PUSH},
-	REQ:    {REP, ROUTER},
-	REP:    {REQ, DEALER},
-	DEALER: {REP, DEALER, ROUTER},
-	ROUTER: {REQ, DEALER, ROUTER},
-}
+// SocketTypes lists every socket type of the API.
+var SocketTypes = []SocketType{PAIR, PUB, SUB, XPUB, XSUB, PUSH, PULL, REQ, REP, DEALER, ROUTER}
 
-// Compatible reports whether sockets of types a and b may be connected.
+// Compatible reports whether sockets of types a and b may be connected. The
+// table itself (RFC 37) lives in pkg/zmtp, which enforces it at handshake;
+// validation uses the same one.
 func Compatible(a, b SocketType) bool {
-	for _, p := range peers[a] {
-		if p == b {
-			return true
-		}
-	}
-	return false
+	ta, errA := zmtp.ParseSocketType(string(a))
+	tb, errB := zmtp.ParseSocketType(string(b))
+	return errA == nil && errB == nil && zmtp.Compatible(ta, tb)
 }
 
 // CompatiblePeers returns the socket types a socket of type t may talk to.
 func CompatiblePeers(t SocketType) []SocketType {
-	return append([]SocketType(nil), peers[t]...)
+	var out []SocketType
+	for _, p := range SocketTypes {
+		if Compatible(t, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // patternOrder ranks socket types so that a pattern is named the way
