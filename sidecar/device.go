@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
+	"github.com/zmq-operator/zmq-operator/pkg/zmqsocket"
+	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
+)
+
+// runDevice runs the proxy of an operator-managed device between the
+// frontend and backend sockets of its mounted configuration, until SIGTERM;
+// then the sockets close with their linger.
+func runDevice(ctx context.Context, args []string, _ io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("missing device type: forwarder, streamer or queue")
+	}
+	kind := args[0]
+	fs := flag.NewFlagSet("device", flag.ContinueOnError)
+	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
+	listen := fs.String("listen", ":9918", "Address of the device's /metrics; empty disables it.")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := zmqconfig.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(cfg.Device, kind) {
+		return fmt.Errorf("asked to run a %s but %s describes a %q device", kind, *configPath, cfg.Device)
+	}
+	front, back, err := openDevice(cfg)
+	if err != nil {
+		return err
+	}
+	defer back.Close()
+	defer front.Close()
+
+	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
+	if *listen != "" {
+		stop, err := serveDeviceMetrics(*listen, front, back)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	log.Info("device running", "frontend", cfg.Socket(zmqconfig.DeviceFrontend).Endpoints, "backend", cfg.Socket(zmqconfig.DeviceBackend).Endpoints)
+	err = zmtp.Proxy(ctx, front, back)
+	fstats, bstats := front.Stats(), back.Stats()
+	log.Info("device stopping", "frontendIn", fstats.MsgsIn, "backendOut", bstats.MsgsOut, "backendIn", bstats.MsgsIn, "frontendOut", fstats.MsgsOut, "drops", fstats.Drops+bstats.Drops)
+	return err
+}
+
+// serveDeviceMetrics serves the device's counters on addr until stop.
+func serveDeviceMetrics(addr string, front, back *zmtp.Socket) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&deviceCollector{sides: map[string]*zmtp.Socket{zmqconfig.DeviceFrontend: front, zmqconfig.DeviceBackend: back}}, buildInfo())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}
+
+// openDevice opens the frontend and backend sockets. The operator has
+// validated their types against the device type; the proxy only needs each
+// to be able to carry messages the way it forwards them.
+func openDevice(cfg *zmqconfig.Config) (front, back *zmtp.Socket, err error) {
+	open := func(name string) (*zmtp.Socket, error) {
+		s := cfg.Socket(name)
+		if s == nil {
+			return nil, fmt.Errorf("a %s device needs a %q socket", cfg.Device, name)
+		}
+		return zmqsocket.Open(*s)
+	}
+	if front, err = open(zmqconfig.DeviceFrontend); err != nil {
+		return nil, nil, err
+	}
+	if back, err = open(zmqconfig.DeviceBackend); err != nil {
+		front.Close()
+		return nil, nil, err
+	}
+	if !zmtp.CanRecv(front.Type()) || !zmtp.CanSend(back.Type()) {
+		front.Close()
+		back.Close()
+		return nil, nil, fmt.Errorf("cannot proxy from a %s frontend to a %s backend", front.Type(), back.Type())
+	}
+	return front, back, nil
+}
