@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
+)
+
+// runVentilator pushes tasks "<host>:<seq>" to the workers.
+func runVentilator(ctx context.Context, a *app) error {
+	tasks, err := a.open("tasks")
+	if err != nil {
+		return err
+	}
+	defer tasks.Close()
+	return a.tick(ctx, func(seq int) error {
+		if err := tasks.Send(ctx, zmtp.NewMsgString(fmt.Sprintf("%s:%d", a.host, seq))); err != nil {
+			return err
+		}
+		a.update(func(s map[string]any) { s["sent"] = seq + 1 })
+		return nil
+	})
+}
+
+// runWorker pulls tasks and pushes "<task>|<worker host>" to the sink.
+func runWorker(ctx context.Context, a *app) error {
+	tasks, err := a.open("tasks")
+	if err != nil {
+		return err
+	}
+	defer tasks.Close()
+	results, err := a.open("results")
+	if err != nil {
+		return err
+	}
+	defer results.Close()
+	for n := 1; ; n++ {
+		m, err := tasks.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if err := results.Send(ctx, zmtp.NewMsgString(string(m[0])+"|"+a.host)); err != nil {
+			return err
+		}
+		a.update(func(s map[string]any) { s["processed"] = n })
+	}
+}
+
+// runSink pulls results and counts them by task (to find duplicates), by
+// worker and by ventilator.
+func runSink(ctx context.Context, a *app) error {
+	results, err := a.open("results")
+	if err != nil {
+		return err
+	}
+	defer results.Close()
+	seen := map[string]bool{}
+	byWorker, byProducer := map[string]int{}, map[string]int{}
+	duplicates := 0
+	for {
+		m, err := results.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		task, worker, _ := strings.Cut(string(m[0]), "|")
+		producer, _, _ := strings.Cut(task, ":")
+		a.update(func(s map[string]any) {
+			if seen[task] {
+				duplicates++
+			}
+			seen[task] = true
+			byWorker[worker]++
+			byProducer[producer]++
+			s["received"] = len(seen)
+			s["duplicates"] = duplicates
+			s["byWorker"] = byWorker
+			s["byProducer"] = byProducer
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
+)
+
+// The roles run on loopback with configurations shaped like the ones the
+// operator mounts, against real peers: our own sockets and go-zeromq/zmq4.
+
+func freePort(t *testing.T) int32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return int32(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func writeConfig(t *testing.T, component string, sockets ...zmqconfig.Socket) string {
+	t.Helper()
+	cfg := &zmqconfig.Config{Topology: "t", Namespace: "ns", Component: component, Sockets: sockets}
+	raw, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), component+".json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// start runs a role until the test ends.
+func start(t *testing.T, name, host, config string, rate float64, topics ...string) *app {
+	t.Helper()
+	a := &app{host: host, config: config, rate: rate, topics: topics, stats: map[string]any{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := roles[name](ctx, a); err != nil && ctx.Err() == nil {
+			t.Errorf("%s %s: %v", name, host, err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+func stat(a *app, key string) any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats[key]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestPipelineRoles(t *testing.T) {
+	tasks, results := freePort(t), freePort(t)
+	tcp := func(p int32) []string { return []string{fmt.Sprintf("tcp://127.0.0.1:%d", p)} }
+	sink := start(t, "sink", "sink-0", writeConfig(t, "sink",
+		zmqconfig.Socket{Name: "results", Type: "PULL", Bind: true, Port: results, Endpoints: tcp(results)}), 0)
+	workerCfg := writeConfig(t, "worker",
+		zmqconfig.Socket{Name: "tasks", Type: "PULL", Endpoints: tcp(tasks)},
+		zmqconfig.Socket{Name: "results", Type: "PUSH", Endpoints: tcp(results)})
+	start(t, "worker", "worker-a", workerCfg, 0)
+	start(t, "worker", "worker-b", workerCfg, 0)
+	vent := start(t, "ventilator", "vent-0", writeConfig(t, "ventilator",
+		zmqconfig.Socket{Name: "tasks", Type: "PUSH", Bind: true, Port: tasks, Endpoints: tcp(tasks)}), 500)
+
+	waitFor(t, "300 tasks", func() bool { n, _ := stat(vent, "sent").(int); return n >= 300 })
+	vent.paused.Store(true)
+	time.Sleep(100 * time.Millisecond) // let a tick in progress finish
+	sent := stat(vent, "sent").(int)
+	waitFor(t, "every task at the sink", func() bool { n, _ := stat(sink, "received").(int); return n == sent })
+	if d := stat(sink, "duplicates").(int); d != 0 {
+		t.Errorf("%d duplicates", d)
+	}
+	sink.mu.Lock()
+	byWorker := sink.stats["byWorker"].(map[string]int)
+	if byWorker["worker-a"] == 0 || byWorker["worker-b"] == 0 {
+		t.Errorf("work not spread over both workers: %v", byWorker)
+	}
+	sink.mu.Unlock()
+}
+
+func TestRequestReplyRolesWithZmq4Server(t *testing.T) {
+	port := freePort(t)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	t.Setenv("ZMQ_REQUESTS_TYPE", "REP")
+	t.Setenv("ZMQ_REQUESTS_ENDPOINTS", ep)
+	t.Setenv("ZMQ_REQUESTS_BIND", "true")
+	server := start(t, "server", "server-0", "", 0)
+	client := start(t, "client", "client-0", writeConfig(t, "client",
+		zmqconfig.Socket{Name: "requests", Type: "REQ", Endpoints: []string{ep}}), 200)
+	waitFor(t, "100 replies", func() bool { n, _ := stat(client, "replies").(int); return n >= 100 })
+	if lost, _ := stat(client, "lost").(int); lost != 0 {
+		t.Errorf("%d requests lost", lost)
+	}
+	if n, _ := stat(server, "served").(int); n < 100 {
+		t.Errorf("server served %d", n)
+	}
+}
+
+func TestPubSubRoles(t *testing.T) {
+	port := freePort(t)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	sub := start(t, "subscriber", "sub-0", writeConfig(t, "sub",
+		zmqconfig.Socket{Name: "in", Type: "SUB", Bind: true, Port: port, Endpoints: []string{ep}}), 0, "news")
+	pubCfg := writeConfig(t, "pub", zmqconfig.Socket{Name: "out", Type: "PUB", Endpoints: []string{ep}})
+	start(t, "publisher", "pub-a", pubCfg, 200, "news", "prices")
+	start(t, "publisher", "pub-b", pubCfg, 200, "news", "prices")
+	waitFor(t, "news from both publishers", func() bool {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		byPub, _ := sub.stats["byPublisher"].(map[string]int)
+		return byPub["pub-a"] > 20 && byPub["pub-b"] > 20
+	})
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if byTopic := sub.stats["byTopic"].(map[string]int); byTopic["prices"] != 0 || byTopic["news"] == 0 {
+		t.Errorf("byTopic = %v; want news only", byTopic)
+	}
+	if u := sub.stats["unexpected"].(int); u != 0 {
+		t.Errorf("%d messages of topics not subscribed to", u)
+	}
+}
