@@ -1,17 +1,33 @@
-# Builds the operator image: a static manager binary on a distroless,
-# non-root base. The same binary is what `make build` produces.
+# Builds zmq-operator's images: static binaries on a distroless, non-root
+# base, with the same flags as `make build` (which the e2e suite packs into
+# images without Docker).
+#
+#   docker build --target manager  -t zmq-operator:dev .
+#   docker build --target sidecar  -t zmq-sidecar:dev .
+#   docker build --target examples -t zmq-operator-examples:dev .
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN go mod download
-COPY main.go ./
-COPY api/ api/
-COPY controllers/ controllers/
-COPY pkg/ pkg/
+COPY examples/go.mod examples/go.sum examples/
+RUN go mod download && cd examples && go mod download
+COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/manager .
+ENV CGO_ENABLED=0
+RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/manager . && \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/zmq-sidecar ./sidecar && \
+    cd examples && go build -trimpath -ldflags "-s -w" -o /out/zmq-example ./cmd/zmq-example
 
-FROM gcr.io/distroless/static:nonroot
+FROM gcr.io/distroless/static:nonroot AS sidecar
+COPY --from=build /out/zmq-sidecar /zmq-sidecar
+USER 65532:65532
+ENTRYPOINT ["/zmq-sidecar"]
+
+FROM gcr.io/distroless/static:nonroot AS examples
+COPY --from=build /out/zmq-example /zmq-example
+USER 65532:65532
+ENTRYPOINT ["/zmq-example"]
+
+FROM gcr.io/distroless/static:nonroot AS manager
 COPY --from=build /out/manager /manager
 USER 65532:65532
 ENTRYPOINT ["/manager"]
