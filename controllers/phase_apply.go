@@ -29,6 +29,12 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	}
 	for _, obj := range s.desired {
 		op, err := r.applyObject(ctx, s.topology, obj)
+		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			// The namespace is going away with the topology in it; nothing
+			// to repair and nobody to tell.
+			logf.FromContext(ctx).V(1).Info("namespace terminating; not applying children")
+			return nil
+		}
 		if err != nil {
 			s.applyErr = fmt.Errorf("applying %s %s: %w", obj.Kind, obj.Name, err)
 			r.Recorder.Eventf(s.topology, nil, corev1.EventTypeWarning, zmqv1.ReasonApplyFailed, "Apply", "%s", s.applyErr.Error())

@@ -179,6 +179,7 @@ func TestSamplesRender(t *testing.T) {
 				owned(svc, strings.TrimSuffix(strings.TrimPrefix(name, z.Name+"-"), "-headless"))
 				if typ == "None" {
 					g.Expect(svc.Spec.ClusterIP).To(gomega.Equal("None"), name)
+					g.Expect(svc.Spec.PublishNotReadyAddresses).To(gomega.BeTrue(), name)
 				} else {
 					g.Expect(svc.Spec.Type).To(gomega.Equal(corev1.ServiceTypeClusterIP), name)
 					g.Expect(svc.Spec.ClusterIP).NotTo(gomega.Equal("None"), name)

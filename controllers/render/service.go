@@ -10,10 +10,14 @@ import (
 
 // Services renders the Services in front of a component's bound sockets:
 // none when it binds nothing; a ClusterIP Service, through which connectors
-// reach any one replica; and, for a per-replica component (see PerReplica),
-// also a headless Service that gives each StatefulSet pod a DNS name. The
-// headless Service does not publish pods that are not ready, so a replica
-// joins its connectors' view only once its readiness says it is serving.
+// reach any one ready replica; and, for a per-replica component (see
+// PerReplica), also a headless Service that gives each StatefulSet pod a DNS
+// name. The headless Service publishes pods before they are ready: a
+// connector reaches a replica through its own name and ZeroMQ retries a
+// refused connection by itself, whereas a name that is missing until the
+// pod is ready gets cached as NXDOMAIN by the cluster's DNS (30 s in
+// common set-ups), which would keep connectors away from a new or restarted
+// replica long after it serves.
 func Services(t *zmqv1.ZMQTopology, c *zmqv1.Component) []*corev1ac.ServiceApplyConfiguration {
 	var out []*corev1ac.ServiceApplyConfiguration
 	if !bindsAny(c) {
@@ -21,7 +25,9 @@ func Services(t *zmqv1.ZMQTopology, c *zmqv1.Component) []*corev1ac.ServiceApply
 	}
 	out = append(out, service(t, c, ObjectName(t, c), corev1ac.ServiceSpec().WithType(corev1.ServiceTypeClusterIP)))
 	if PerReplica(c) {
-		out = append(out, service(t, c, HeadlessServiceName(t, c), corev1ac.ServiceSpec().WithClusterIP(corev1.ClusterIPNone)))
+		out = append(out, service(t, c, HeadlessServiceName(t, c), corev1ac.ServiceSpec().
+			WithClusterIP(corev1.ClusterIPNone).
+			WithPublishNotReadyAddresses(true)))
 	}
 	return out
 }
