@@ -80,6 +80,12 @@ type probeState struct {
 	err      string
 	result   zmtp.ProbeResult
 	ok, fail uint64
+	// listenOnly is set for a bound socket whose application speaks ZMTP
+	// 3.0 (go-zeromq/zmq4) with a type the prober may not complete a
+	// handshake with (PUSH, DEALER, REQ, PAIR): zmq4 leaks a file
+	// descriptor for every abandoned handshake, so after one full probe the
+	// agent only checks, through sock_diag, that the socket still listens.
+	listenOnly bool
 }
 
 func newAgent(cfg *zmqconfig.Config, interval, timeout time.Duration) *agent {
@@ -145,12 +151,26 @@ func (a *agent) loop(ctx context.Context, jitter time.Duration, f func()) {
 // expected type on the pod's loopback. It never completes a handshake with
 // a socket that would route messages to the probe (see zmtp.ProbeReady).
 func (a *agent) probeBound(ctx context.Context, s zmqconfig.Socket) {
+	st := a.bound[s.Name]
+	a.mu.Lock()
+	listenOnly, last := st.listenOnly, st.result
+	a.mu.Unlock()
+	if listenOnly {
+		if conns, err := sockdiag.Dump(); err == nil && sockdiag.Listening(conns, uint16(s.Port)) {
+			a.record(st, last, nil, "bound socket", s.Name)
+			return
+		}
+		// The listener is gone (or unknown): probe for real again.
+	}
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", s.Port)
 	res, err := a.probeOnce(ctx, ep, zmtp.ProbeReady)
 	if err == nil && res.SocketType.String() != s.Type {
 		err = fmt.Errorf("%s answers as %s, not %s", ep, res.SocketType, s.Type)
 	}
-	a.record(a.bound[s.Name], res, err, "bound socket", s.Name)
+	a.mu.Lock()
+	st.listenOnly = err == nil && res.Version.Minor == 0 && !res.SentReady
+	a.mu.Unlock()
+	a.record(st, res, err, "bound socket", s.Name)
 }
 
 // probePeer checks one peer of a connecting socket: handshake latency, its

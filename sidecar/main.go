@@ -1,5 +1,6 @@
 // Command zmq-sidecar is zmq-operator's data-plane binary. Subcommands:
 //
+//	zmq-sidecar agent [--config /etc/zmq/topology.json] [--listen :9917] [--probe-interval 5s]
 //	zmq-sidecar device forwarder|streamer|queue --config /etc/zmq/topology.json
 //	zmq-sidecar ping [--timeout 2s] [--mode ready|greeting|ping] tcp://host:port
 //

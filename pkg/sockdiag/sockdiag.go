@@ -81,6 +81,16 @@ func addrPort(ip []byte, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(a.Unmap(), port)
 }
 
+// Listening reports whether conns include a socket listening on port.
+func Listening(conns []Conn, port uint16) bool {
+	for _, c := range conns {
+		if c.State == StateListen && c.Local.Port() == port {
+			return true
+		}
+	}
+	return false
+}
+
 // Matcher selects the connections that belong to one ZeroMQ socket.
 type Matcher func(Conn) bool
 
