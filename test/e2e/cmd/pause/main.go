@@ -1,0 +1,30 @@
+// Command pause is the sandbox ("pause") image of the local e2e cluster: it
+// holds a pod's namespaces and does nothing until SIGTERM or SIGINT. Build it
+// with CGO_ENABLED=0; images.BuildPause packs it into an image.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// As PID 1 of the sandbox we may inherit orphans; reap them.
+	signal.Notify(sig, syscall.SIGCHLD)
+	for s := range sig {
+		if s == syscall.SIGCHLD {
+			for {
+				var ws syscall.WaitStatus
+				pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+				if pid <= 0 || err != nil {
+					break
+				}
+			}
+			continue
+		}
+		os.Exit(0)
+	}
+}

@@ -1,0 +1,195 @@
+// Package deploy puts zmq-operator into a cluster the way a user would:
+// images packed from the binaries `make build` produces (the same binaries
+// the Dockerfile's targets hold), then `kubectl apply -k config/default`.
+// The e2e suite and the demo share it.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zmq-operator/zmq-operator/test/e2e/images"
+)
+
+// Images are the images the operator, its devices and the samples use, and
+// the binaries in bin/ they hold. The tags match config/manager (--sidecar-
+// image) and config/samples, so nothing needs patching.
+var Images = []struct{ Name, Binary string }{
+	{"zmq-operator:dev", "manager"},
+	{"zmq-sidecar:dev", "zmq-sidecar"},
+	{"zmq-operator-examples:dev", "zmq-example"},
+}
+
+// Importer loads an image tarball into the cluster's container runtime.
+type Importer interface {
+	ImportImage(ctx context.Context, tarball string) error
+}
+
+// LoadImages packs each binary of repoRoot/bin into a static, non-root
+// image and imports it.
+func LoadImages(ctx context.Context, repoRoot string, into Importer) error {
+	dir, err := os.MkdirTemp("", "zmq-images")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, img := range Images {
+		bin := filepath.Join(repoRoot, "bin", img.Binary)
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("%s: %w (run `make build`)", img.Name, err)
+		}
+		tar := filepath.Join(dir, img.Binary+".tar")
+		if err := images.Build(ctx, images.ImageSpec{
+			Name:       img.Name,
+			Files:      map[string]string{"/" + img.Binary: bin},
+			Entrypoint: []string{"/" + img.Binary},
+			User:       "65532:65532",
+		}, tar); err != nil {
+			return fmt.Errorf("building %s: %w", img.Name, err)
+		}
+		if err := into.ImportImage(ctx, tar); err != nil {
+			return fmt.Errorf("importing %s: %w", img.Name, err)
+		}
+	}
+	return nil
+}
+
+// Kubectl runs a kubectl binary against one kubeconfig.
+type Kubectl struct {
+	Bin, Kubeconfig string
+}
+
+// Run runs kubectl and returns its stdout; the error carries stderr.
+func (k Kubectl) Run(ctx context.Context, args ...string) (string, error) {
+	return k.RunStdin(ctx, "", args...)
+}
+
+// RunStdin runs kubectl with stdin (for `apply -f -`).
+func (k Kubectl) RunStdin(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, k.Bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Operator installs the operator from config/default and waits until its
+// Deployment has rolled out.
+func Operator(ctx context.Context, k Kubectl, repoRoot string) error {
+	if _, err := k.Run(ctx, "apply", "-k", filepath.Join(repoRoot, "config", "default")); err != nil {
+		return err
+	}
+	_, err := k.Run(ctx, "-n", "zmq-operator-system", "rollout", "status",
+		"deployment/zmq-operator-controller-manager", "--timeout=180s")
+	return err
+}
+
+// Pod is what callers need of a pod.
+type Pod struct {
+	Name, IP, UID string
+	Ready         bool
+}
+
+// Pods lists the pods of one component of a topology, leaving out pods
+// being deleted.
+func Pods(ctx context.Context, k Kubectl, ns, topology, component string) ([]Pod, error) {
+	out, err := k.Run(ctx, "-n", ns, "get", "pods", "-l",
+		"zmq.topology.dev/topology="+topology+",zmq.topology.dev/component="+component, "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name, UID         string
+				DeletionTimestamp *string
+			}
+			Status struct {
+				PodIP      string
+				Conditions []struct{ Type, Status string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return nil, err
+	}
+	var ps []Pod
+	for _, it := range list.Items {
+		if it.Metadata.DeletionTimestamp != nil {
+			continue
+		}
+		p := Pod{Name: it.Metadata.Name, IP: it.Status.PodIP, UID: it.Metadata.UID}
+		for _, c := range it.Status.Conditions {
+			if c.Type == "Ready" && c.Status == "True" {
+				p.Ready = true
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// Stats reads an example workload's /stats through its pod IP.
+func Stats(ctx context.Context, p Pod, into any) error {
+	return httpJSON(ctx, http.MethodGet, "http://"+p.IP+":8080/stats", into)
+}
+
+// SetPaused pauses or resumes an example producer.
+func SetPaused(ctx context.Context, p Pod, paused bool) error {
+	path := "/resume"
+	if paused {
+		path = "/pause"
+	}
+	return httpJSON(ctx, http.MethodPost, "http://"+p.IP+":8080"+path, nil)
+}
+
+// Get fetches a URL (a pod's metrics, say) with a short deadline.
+func Get(ctx context.Context, url string) (string, error) {
+	var body bytes.Buffer
+	err := do(ctx, http.MethodGet, url, &body)
+	return body.String(), err
+}
+
+func httpJSON(ctx context.Context, method, url string, into any) error {
+	var body bytes.Buffer
+	if err := do(ctx, method, url, &body); err != nil {
+		return err
+	}
+	if into == nil {
+		return nil
+	}
+	return json.Unmarshal(body.Bytes(), into)
+}
+
+func do(ctx context.Context, method, url string, body io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
+	}
+	_, err = io.Copy(body, resp.Body)
+	return err
+}

@@ -1,0 +1,193 @@
+//go:build e2e
+
+// Package e2e runs zmq-operator on a real single-node Kubernetes (containerd,
+// kubelet, kube-proxy, CoreDNS, controller-manager, scheduler; all built from
+// source, see package cluster), deployed the way a user deploys it
+// (kubectl apply -k config/default), with the sample topologies exchanging
+// real ZeroMQ messages. Run it with `make test-e2e` (root, Linux).
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmq-operator/zmq-operator/test/e2e/cluster"
+	"github.com/zmq-operator/zmq-operator/test/e2e/deploy"
+)
+
+var (
+	repoRoot   string
+	kubectlBin string
+	k          deploy.Kubectl
+	skipReason string
+)
+
+func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+
+func runSuite(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	binDir := os.Getenv("K8S_BIN")
+	if binDir == "" {
+		binDir = filepath.Join(repoRoot, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", runtime.GOOS, runtime.GOARCH))
+	}
+	kubectlBin = filepath.Join(binDir, "kubectl")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	start := time.Now()
+	c, err := cluster.Up(ctx, cluster.Config{
+		WorkDir: filepath.Join(repoRoot, ".e2e-cluster"),
+		BinDir:  binDir,
+		Log:     os.Stdout,
+	})
+	if errors.Is(err, cluster.ErrUnsupported) {
+		skipReason = err.Error()
+		return m.Run()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster up:", err)
+		return 1
+	}
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer dcancel()
+		if err := c.Down(dctx); err != nil {
+			fmt.Fprintln(os.Stderr, "cluster down:", err)
+		}
+	}()
+	fmt.Printf("==> cluster up in %s\n", time.Since(start).Round(time.Second))
+	k = deploy.Kubectl{Bin: kubectlBin, Kubeconfig: c.Kubeconfig()}
+	if err := deploy.LoadImages(ctx, repoRoot, c); err != nil {
+		fmt.Fprintln(os.Stderr, "images:", err)
+		return 1
+	}
+	if err := deploy.Operator(ctx, k, repoRoot); err != nil {
+		fmt.Fprintln(os.Stderr, "deploying the operator:", err)
+		dumpOperator(context.Background())
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		dumpOperator(context.Background())
+	}
+	return code
+}
+
+func dumpOperator(ctx context.Context) {
+	out, _ := kubectl(ctx, "-n", "zmq-operator-system", "logs", "deployment/zmq-operator-controller-manager", "--tail=100")
+	fmt.Fprintln(os.Stderr, "operator log:\n"+out)
+	out, _ = kubectl(ctx, "get", "pods,zt", "-A", "-o", "wide")
+	fmt.Fprintln(os.Stderr, out)
+}
+
+// kubectl runs kubectl against the e2e cluster and returns its stdout.
+func kubectl(ctx context.Context, args ...string) (string, error) { return k.Run(ctx, args...) }
+
+// e2eOnly skips when the machine cannot run a cluster.
+func e2eOnly(t *testing.T) context.Context {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustKubectl runs kubectl and fails the test on error.
+func mustKubectl(ctx context.Context, t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := kubectl(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// newNamespace creates a namespace that is deleted when the test ends.
+func newNamespace(ctx context.Context, t *testing.T, name string) string {
+	t.Helper()
+	mustKubectl(ctx, t, "create", "namespace", name)
+	t.Cleanup(func() {
+		_, _ = kubectl(context.Background(), "delete", "namespace", name, "--wait=false")
+	})
+	return name
+}
+
+// eventually retries f every 500 ms until it returns nil or the timeout
+// passes, then fails with f's last error.
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+type pod = deploy.Pod
+
+// pods lists the running pods of a component.
+func pods(ctx context.Context, t *testing.T, ns, topology, component string) []pod {
+	t.Helper()
+	ps, err := deploy.Pods(ctx, k, ns, topology, component)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func stats(ctx context.Context, p pod, into any) error { return deploy.Stats(ctx, p, into) }
+
+func setPaused(ctx context.Context, p pod, paused bool) error {
+	return deploy.SetPaused(ctx, p, paused)
+}
+
+// applySample applies a sample topology into ns and waits for Ready.
+func applySample(ctx context.Context, t *testing.T, ns, file, name string) {
+	t.Helper()
+	mustKubectl(ctx, t, "-n", ns, "apply", "-f", filepath.Join(repoRoot, "config", "samples", file))
+	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/"+name, "--timeout=240s")
+}
+
+// readyCondition returns the Ready condition's status, reason and message.
+func readyCondition(ctx context.Context, t *testing.T, ns, name string) (status, reason, message string) {
+	t.Helper()
+	out := mustKubectl(ctx, t, "-n", ns, "get", "zt", name, "-o",
+		`jsonpath={.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].reason}|{.status.conditions[?(@.type=="Ready")].message}`)
+	parts := strings.SplitN(out, "|", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// waitReady waits until the topology's status describes its current
+// generation and says Ready=True: after a spec change, `kubectl wait` alone
+// would accept the previous generation's Ready.
+func waitReady(ctx context.Context, t *testing.T, ns, name string, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, name+" Ready at its current generation", func() error {
+		out := mustKubectl(ctx, t, "-n", ns, "get", "zt", name, "-o",
+			`jsonpath={.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].observedGeneration} {.status.conditions[?(@.type=="Ready")].status}`)
+		f := strings.Fields(out)
+		if len(f) != 4 || f[0] != f[1] || f[0] != f[2] || f[3] != "True" {
+			return fmt.Errorf("generation, observed, Ready's observed, Ready = %q", out)
+		}
+		return nil
+	})
+}
