@@ -37,11 +37,15 @@ vet: ## Run go vet on every module.
 	cd examples && go vet ./...
 
 .PHONY: k8s-bins
-k8s-bins: ## Build etcd, kube-apiserver and kubectl from the Go module proxy (cold: ~20 min).
+k8s-bins: ## Build etcd, kube-apiserver and kubectl from the Go module proxy (cold: ~6-20 min).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kubectl
 
+.PHONY: cluster-bins
+cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy and CoreDNS (~5 min more).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns
+
 .PHONY: test
-test: verify-generated fmt vet k8s-bins test-unit test-examples test-interop ## Everything: generated files, unit and envtest suites, examples, libzmq/zmq4 interop.
+test: verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible ## Everything: generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race).
@@ -55,6 +59,31 @@ test-examples: ## The example workloads against real peers on loopback.
 .PHONY: test-interop
 test-interop: ## pkg/zmtp against libzmq (cgo, needs libzmq3-dev) and go-zeromq/zmq4.
 	cd test/interop && go vet ./... && CGO_ENABLED=1 go test -count=1 -timeout 10m ./...
+
+# The e2e suite needs Linux and root (it runs containerd, kubelet, iptables).
+CAN_RUN_CLUSTER := $(shell [ "$$(uname -s)" = Linux ] && [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: test-e2e
+test-e2e: cluster-bins build ## Real single-node cluster: the operator deployed with config/default, the samples exchanging messages.
+	cd test/e2e && go vet -tags e2e ./... && K8S_BIN=$(K8S_BIN) go test -tags e2e -p 1 -count=1 -timeout 40m -v ./...
+
+.PHONY: test-e2e-if-possible
+test-e2e-if-possible:
+ifeq ($(CAN_RUN_CLUSTER),yes)
+	$(MAKE) test-e2e
+else
+	@echo "skipping the e2e suite: it needs Linux and root (make test-e2e)"
+endif
+
+##@ Local cluster
+
+.PHONY: cluster-up
+cluster-up: cluster-bins ## Start the single-node cluster (Linux, root) and print its KUBECONFIG.
+	cd test/e2e && go run ./cmd/cluster up --work-dir=$(CURDIR)/.cluster --bin-dir=$(K8S_BIN)
+
+.PHONY: cluster-down
+cluster-down: ## Tear the single-node cluster down, whatever state it is in.
+	cd test/e2e && go run ./cmd/cluster down --work-dir=$(CURDIR)/.cluster
 
 ##@ Benchmarks
 
@@ -81,5 +110,16 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 ##@ Demo
 
 .PHONY: demo
-demo: k8s-bins build ## Start a local control plane, run the operator, apply the samples, print the topologies (KEEP=1 keeps it running).
+demo: ## A single-node cluster built from source, the operator, the samples Ready and exchanging messages (KEEP=1 keeps it running).
+ifeq ($(CAN_RUN_CLUSTER),yes)
+	@echo "make demo: the first run builds Kubernetes and CoreDNS from source: ~10-25 minutes on two cores; later runs take about a minute."
+	$(MAKE) cluster-bins build
+	cd test/e2e && go run ./cmd/demo --repo=$(CURDIR) --bin-dir=$(K8S_BIN) --work-dir=$(CURDIR)/.cluster $(if $(KEEP),--keep)
+else
+	@echo "make demo: a real cluster needs Linux and root; showing the control-plane-only demo (no pods run there)."
+	$(MAKE) demo-control-plane
+endif
+
+.PHONY: demo-control-plane
+demo-control-plane: k8s-bins build ## etcd + kube-apiserver only (no kubelet): the operator renders the samples; nothing runs.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go run ./hack/demo --manager=bin/manager --kubectl=$(KUBECTL) $(if $(KEEP),--keep)
