@@ -6,6 +6,9 @@
 //
 //	zmq-example ventilator|worker|sink|publisher|subscriber|client|server [flags]
 //
+// --delay postpones opening the sockets, to show readiness following the
+// bind.
+//
 // Producers (ventilator, publisher, client) send at --rate messages per
 // second; POST /pause and /resume stop and restart them, so a test can
 // compare what was sent with what arrived once traffic is quiet.
@@ -66,6 +69,7 @@ func main() {
 	fs.Func("topic", "A topic to publish or subscribe to (repeatable).", func(s string) error { a.topics = append(a.topics, s); return nil })
 	statsAddr := fs.String("stats-addr", ":8080", "Address of the /stats endpoint.")
 	fs.StringVar(&a.config, "config", zmqconfig.Path, "The socket configuration the operator mounts.")
+	delay := fs.Duration("delay", 0, "Wait this long before opening any socket (to see readiness follow the bind).")
 	_ = fs.Parse(os.Args[2:])
 	a.host, _ = os.Hostname()
 	a.stats["host"] = a.host
@@ -74,6 +78,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go a.serve(ctx, *statsAddr)
+	if *delay > 0 {
+		a.log.Info("waiting before opening sockets", "delay", *delay)
+		select {
+		case <-time.After(*delay):
+		case <-ctx.Done():
+			return
+		}
+	}
 	if err := roles[name](ctx, a); err != nil && ctx.Err() == nil {
 		a.log.Error("failed", "err", err)
 		os.Exit(1)
