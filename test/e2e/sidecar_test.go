@@ -116,13 +116,15 @@ func TestSidecarReadinessAndMetrics(t *testing.T) {
 	})
 }
 
-// TestEverySamplePodRunsTheAgent checks, in the namespaces of the sample
-// tests, that every pod has a ready zmq-sidecar and that the Forwarder's
-// devices run `zmq-sidecar device` and count the messages they forward.
+// TestEverySamplePodRunsTheAgent checks that every pod of every sample has a
+// ready zmq-sidecar and that the Forwarder's devices run `zmq-sidecar
+// device` and count the messages they forward.
 func TestEverySamplePodRunsTheAgent(t *testing.T) {
 	ctx := e2eOnly(t)
 	ns := newNamespace(ctx, t, "e2e-agents")
+	applySample(ctx, t, ns, "zmq_v1alpha1_pipeline.yaml", "pipeline")
 	applySample(ctx, t, ns, "zmq_v1alpha1_pubsub.yaml", "pubsub")
+	applySample(ctx, t, ns, "zmq_v1alpha1_reqrep.yaml", "reqrep")
 	out := mustKubectl(ctx, t, "-n", ns, "get", "pods", "-o",
 		`jsonpath={range .items[*]}{.metadata.name}{" "}{.spec.initContainers[0].name}{" "}{.status.initContainerStatuses[0].ready}{"\n"}{end}`)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -163,6 +165,86 @@ func TestEverySamplePodRunsTheAgent(t *testing.T) {
 		t.Logf("the devices forwarded %.0f messages to subscribers, rising", total)
 		return nil
 	})
+}
+
+// streamTopology runs a Streamer device between a producer and two
+// consumers.
+const streamTopology = `
+apiVersion: zmq.topology.dev/v1alpha1
+kind: ZMQTopology
+metadata: {name: stream}
+spec:
+  components:
+  - name: producer
+    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [ventilator, --rate=200]}]}}
+    sockets:
+    - {name: tasks, type: PUSH, connect: {component: streamer, socket: frontend}}
+  - name: streamer
+    device: {type: Streamer}
+    sockets:
+    - {name: frontend, type: PULL, bind: {port: 7000}}
+    - {name: backend, type: PUSH, bind: {port: 7001}}
+  - name: consumer
+    replicas: 2
+    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [sink]}]}}
+    sockets:
+    - {name: results, type: PULL, connect: {component: streamer, socket: backend}}
+`
+
+// TestStreamerDeviceCountsMessages: the Streamer device is `zmq-sidecar
+// device streamer`, and its metrics count exactly the messages the producer
+// sent, which the consumers receive.
+func TestStreamerDeviceCountsMessages(t *testing.T) {
+	ctx := e2eOnly(t)
+	ns := newNamespace(ctx, t, "e2e-streamer")
+	applyManifest(ctx, t, ns, streamTopology)
+	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/stream", "--timeout=240s")
+	dev := pods(ctx, t, ns, "stream", "streamer")[0]
+	if args := mustKubectl(ctx, t, "-n", ns, "get", "pod", dev.Name, "-o", `jsonpath={.spec.containers[0].args}`); !strings.Contains(args, `"device","streamer"`) {
+		t.Fatalf("the streamer runs %s", args)
+	}
+	producer := pods(ctx, t, ns, "stream", "producer")[0]
+	eventually(t, time.Minute, "traffic through the streamer", func() error {
+		var s struct{ Sent int }
+		if err := stats(ctx, producer, &s); err != nil {
+			return err
+		}
+		if s.Sent < 200 {
+			return fmt.Errorf("producer sent %d", s.Sent)
+		}
+		return nil
+	})
+	if err := setPaused(ctx, producer, true); err != nil {
+		t.Fatal(err)
+	}
+	var sent struct{ Sent int }
+	eventually(t, time.Minute, "the device counted every message the producer sent", func() error {
+		if err := stats(ctx, producer, &sent); err != nil {
+			return err
+		}
+		body, err := deploy.Get(ctx, "http://"+dev.IP+":9918/metrics")
+		if err != nil {
+			return err
+		}
+		m := metricsText(body)
+		in, out := m[`zmq_device_received_messages_total{side="frontend"}`], m[`zmq_device_sent_messages_total{side="backend"}`]
+		if int(in) != sent.Sent || int(out) != sent.Sent {
+			return fmt.Errorf("producer sent %d; device received %.0f and forwarded %.0f", sent.Sent, in, out)
+		}
+		return nil
+	})
+	got := 0
+	for _, c := range pods(ctx, t, ns, "stream", "consumer") {
+		var s struct{ Received int }
+		if err := stats(ctx, c, &s); err != nil {
+			t.Fatal(err)
+		}
+		got += s.Received
+	}
+	if got != sent.Sent {
+		t.Errorf("consumers received %d of the %d messages sent", got, sent.Sent)
+	}
+	t.Logf("producer sent %d messages; the device counted them all; consumers received %d", sent.Sent, got)
 }
 
 // applyManifest applies YAML given inline.
