@@ -51,7 +51,7 @@ func step(format string, args ...any) {
 func run(ctx context.Context, manager, kubectl, workDir string, keep bool, wait time.Duration) error {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds the control plane first")
+		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo-control-plane`, which builds the control plane first")
 	}
 	if kubectl == "" {
 		kubectl = filepath.Join(assets, "kubectl")
