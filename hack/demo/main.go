@@ -1,7 +1,8 @@
 // Command demo starts a local control plane (etcd and kube-apiserver built
 // from source by hack/build-k8s.sh), installs the ZMQTopology CRD, runs the
 // operator against it, applies the sample topologies and prints what the
-// operator made of them. It is what `make demo` runs.
+// operator made of them. It is what `make demo-control-plane` runs, and
+// what `make demo` falls back to where a real cluster cannot run.
 //
 // There is no kubelet in this control plane: Deployments and StatefulSets
 // are created but never get pods, so every topology truthfully stays
