@@ -6,6 +6,7 @@ package zmqsocket
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
@@ -40,8 +41,7 @@ func Open(s zmqconfig.Socket, extra ...zmtp.Option) (*zmtp.Socket, error) {
 }
 
 // Options translates configured socket options into zmtp options. Options
-// that are not set keep zmtp's (libzmq-compatible) defaults. TCP keepalive
-// settings are left to the kernel's defaults.
+// that are not set keep zmtp's (libzmq-compatible) defaults.
 func Options(o zmqconfig.Options) []zmtp.Option {
 	var opts []zmtp.Option
 	if o.SndHWM != nil {
@@ -66,7 +66,30 @@ func Options(o zmqconfig.Options) []zmtp.Option {
 		}
 		opts = append(opts, zmtp.WithHeartbeat(hb))
 	}
+	if ka, ok := keepAlive(o); ok {
+		opts = append(opts, zmtp.WithTCPKeepAlive(ka))
+	}
 	return opts
+}
+
+// keepAlive maps the ZMQ_TCP_KEEPALIVE* options: any of them set turns
+// keepalive on unless tcpKeepalive is explicitly false; unset values keep
+// the kernel's.
+func keepAlive(o zmqconfig.Options) (net.KeepAliveConfig, bool) {
+	if o.TCPKeepalive == nil && o.TCPKeepaliveIdleSec == nil && o.TCPKeepaliveIntvlSec == nil && o.TCPKeepaliveCount == nil {
+		return net.KeepAliveConfig{}, false
+	}
+	ka := net.KeepAliveConfig{Enable: o.TCPKeepalive == nil || *o.TCPKeepalive}
+	if o.TCPKeepaliveIdleSec != nil {
+		ka.Idle = time.Duration(*o.TCPKeepaliveIdleSec) * time.Second
+	}
+	if o.TCPKeepaliveIntvlSec != nil {
+		ka.Interval = time.Duration(*o.TCPKeepaliveIntvlSec) * time.Second
+	}
+	if o.TCPKeepaliveCount != nil {
+		ka.Count = int(*o.TCPKeepaliveCount)
+	}
+	return ka, true
 }
 
 // millis converts ZeroMQ's milliseconds; -1 (linger forever) becomes a very

@@ -48,6 +48,7 @@ type options struct {
 	xpubVerbose       bool
 	dialer            net.Dialer
 	handshakeObserver func(remote string, err error)
+	keepAlive         *net.KeepAliveConfig
 	clock             clock // heartbeats; a fake in tests
 }
 
@@ -74,6 +75,13 @@ func WithHeartbeat(h Heartbeat) Option { return func(o *options) { o.heartbeat =
 // negative value means unlimited (memory is then still allocated only as
 // bytes arrive).
 func WithMaxMsgSize(n int64) Option { return func(o *options) { o.maxMsgSize = n } }
+
+// WithTCPKeepAlive sets TCP keepalive on every connection of the socket,
+// accepted or dialed (libzmq's ZMQ_TCP_KEEPALIVE*). Enable false turns it
+// off; zero durations and count keep the kernel's values.
+func WithTCPKeepAlive(cfg net.KeepAliveConfig) Option {
+	return func(o *options) { o.keepAlive = &cfg }
+}
 
 // WithIdentity sets the Identity property sent in READY by REQ, DEALER and
 // ROUTER sockets; a ROUTER peer uses it as our routing id.
@@ -411,6 +419,9 @@ func (s *Socket) acceptLoop(ln net.Listener) {
 func (s *Socket) handshakeConn(nc net.Conn) *conn {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+		if ka := s.opts.keepAlive; ka != nil {
+			_ = tc.SetKeepAliveConfig(*ka)
+		}
 	}
 	// Abort the handshake promptly if the socket closes meanwhile.
 	stop := context.AfterFunc(s.dialCtx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
