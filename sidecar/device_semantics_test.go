@@ -283,17 +283,21 @@ func TestForwarderStalledSubscriber(t *testing.T) {
 	pub := newSock(t, zmtp.PUB, zmtp.WithSendHWM(0)) // no drops before the device
 	connect(t, pub, front)
 
-	// Wait until the subscriptions reached the publisher.
-	for {
-		_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
-		rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		_, err := fast.Recv(rctx)
-		rcancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("subscription never arrived")
+	// Wait until both subscriptions are in force end to end: each
+	// subscriber has received a warm-up message. From then on the stalled
+	// one stops reading, and every message it misses must be a counted drop.
+	for _, sub := range []*zmtp.Socket{fast, slow} {
+		for {
+			_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
+			rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			_, err := sub.Recv(rctx)
+			rcancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatal("subscription never arrived")
+			}
 		}
 	}
 	const n = 100000
