@@ -3,7 +3,7 @@
 // connecting to peers it binds), probed every 5 s, lets it run, and reports
 // the agent's resident memory and CPU use from /proc.
 //
-//	go build -o bin/zmq-sidecar ./sidecar && go run ./hack/bench/agent --duration 60s
+//	make build && go run ./hack/bench/agent --duration 60s
 package main
 
 import (

@@ -7,6 +7,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func LoadImages(ctx context.Context, repoRoot string, into Importer) error {
 	defer os.RemoveAll(dir)
 	for _, img := range Images {
 		bin := filepath.Join(repoRoot, "bin", img.Binary)
-		if _, err := os.Stat(bin); err != nil {
+		if err := static(bin); err != nil {
 			return fmt.Errorf("%s: %w (run `make build`)", img.Name, err)
 		}
 		tar := filepath.Join(dir, img.Binary+".tar")
@@ -58,6 +59,22 @@ func LoadImages(ctx context.Context, repoRoot string, into Importer) error {
 		}
 		if err := into.ImportImage(ctx, tar); err != nil {
 			return fmt.Errorf("importing %s: %w", img.Name, err)
+		}
+	}
+	return nil
+}
+
+// static checks that bin is a statically linked executable: the images have
+// no C library, so a binary built with cgo would not start in them.
+func static(bin string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked; the images need CGO_ENABLED=0 binaries", bin)
 		}
 	}
 	return nil
