@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -42,7 +43,7 @@ func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 			if want[string(kind)+"/"+obj.GetName()] || !metav1.IsControlledBy(obj, t) || !obj.GetDeletionTimestamp().IsZero() {
 				continue
 			}
-			err := r.Delete(ctx, obj, client.Preconditions{UID: ptrTo(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 			if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
 				s.applyErr = fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
 				r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "DeleteFailed", "Delete", "%s", s.applyErr.Error())
@@ -54,5 +55,3 @@ func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 	}
 	return nil
 }
-
-func ptrTo[T any](v T) *T { return &v }

@@ -31,8 +31,8 @@ type scope struct {
 	// not in status. Set by any phase.
 	internalErr error
 
-	// workloads are the observed workloads by component name, each a
-	// *appsv1.Deployment or *appsv1.StatefulSet, absent when missing.
+	// workloads are the observed states of the components' Deployments or
+	// StatefulSets, by component name; a missing workload has no entry.
 	// Set by observe.
 	workloads map[string]workload
 }
