@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +67,9 @@ type agent struct {
 	diagErrors        atomic.Uint64
 
 	mu      sync.Mutex
-	bound   map[string]*probeState             // by socket name
-	peers   map[peerKey]*probeState            // by socket and endpoint
-	remotes map[string]map[netip.AddrPort]bool // resolved peer addresses by socket
+	bound   map[string]*probeState       // by socket name
+	peers   map[peerKey]*probeState      // by socket and endpoint
+	remotes map[peerKey][]netip.AddrPort // the addresses each peer endpoint resolved to last
 }
 
 type peerKey struct{ socket, endpoint string }
@@ -95,7 +96,7 @@ func newAgent(cfg *zmqconfig.Config, interval, timeout time.Duration) *agent {
 		tracker: sockdiag.NewTracker(),
 		bound:   map[string]*probeState{},
 		peers:   map[peerKey]*probeState{},
-		remotes: map[string]map[netip.AddrPort]bool{},
+		remotes: map[peerKey][]netip.AddrPort{},
 	}
 	for _, s := range cfg.Sockets {
 		if s.Bind {
@@ -209,33 +210,30 @@ func (a *agent) record(st *probeState, res zmtp.ProbeResult, err error, what, na
 }
 
 // resolve records the addresses a connecting socket's endpoint resolves
-// to, so that its kernel connections can be attributed to it.
+// to now (replacing the previous answer, so a restarted peer's old address
+// is forgotten), so that its kernel connections can be attributed to it.
 func (a *agent) resolve(ctx context.Context, socket, endpoint string) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "tcp" {
 		return
 	}
-	host, port := u.Hostname(), u.Port()
-	p, err := netip.ParseAddrPort(net.JoinHostPort("0.0.0.0", port))
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
 	if err != nil {
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
 	if err != nil {
 		return
 	}
+	resolved := make([]netip.AddrPort, len(addrs))
+	for i, addr := range addrs {
+		resolved[i] = netip.AddrPortFrom(addr.Unmap(), uint16(port))
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	set := a.remotes[socket]
-	if set == nil {
-		set = map[netip.AddrPort]bool{}
-		a.remotes[socket] = set
-	}
-	for _, addr := range addrs {
-		set[netip.AddrPortFrom(addr.Unmap(), p.Port())] = true
-	}
+	a.remotes[peerKey{socket, endpoint}] = resolved
 }
 
 // ready reports whether every bound socket answered its last probe with the

@@ -107,9 +107,11 @@ func (a *agent) Collect(ch chan<- prometheus.Metric) {
 		if s.Bind {
 			match[s.Name] = sockdiag.Bound(uint16(s.Port))
 		} else {
-			remotes := make(map[netip.AddrPort]bool, len(a.remotes[s.Name]))
-			for r := range a.remotes[s.Name] {
-				remotes[r] = true
+			remotes := map[netip.AddrPort]bool{}
+			for _, ep := range s.Endpoints {
+				for _, r := range a.remotes[peerKey{s.Name, ep}] {
+					remotes[r] = true
+				}
 			}
 			match[s.Name] = sockdiag.Connected(remotes)
 		}
