@@ -65,11 +65,7 @@ func boundEndpoints(t *zmqv1.ZMQTopology, c *zmqv1.Component, clusterDomain stri
 		if s.Bind == nil {
 			continue
 		}
-		eps := []string{render.ServiceEndpoint(t, c, s, clusterDomain)}
-		if render.PerReplica(c) {
-			eps = render.ReplicaEndpoints(t, c, s, clusterDomain)
-		}
-		for _, ep := range eps {
+		for _, ep := range render.Addresses(t, c, s, clusterDomain) {
 			out = append(out, s.Name+"="+ep)
 		}
 	}

@@ -48,6 +48,16 @@ func BoundEndpoints(t *zmqv1.ZMQTopology, c *zmqv1.Component, s *zmqv1.Socket, c
 	return ReplicaEndpoints(t, c, s, clusterDomain)
 }
 
+// Addresses are where bound socket s of c can be reached: one endpoint per
+// replica for a per-replica component, else its ClusterIP Service's.
+// Status reports them.
+func Addresses(t *zmqv1.ZMQTopology, c *zmqv1.Component, s *zmqv1.Socket, clusterDomain string) []string {
+	if PerReplica(c) {
+		return ReplicaEndpoints(t, c, s, clusterDomain)
+	}
+	return []string{ServiceEndpoint(t, c, s, clusterDomain)}
+}
+
 // ServiceEndpoint is the endpoint of bound socket s through c's ClusterIP
 // Service.
 func ServiceEndpoint(t *zmqv1.ZMQTopology, c *zmqv1.Component, s *zmqv1.Socket, clusterDomain string) string {
