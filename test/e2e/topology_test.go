@@ -90,6 +90,21 @@ func checkEveryTaskArrives(ctx context.Context, t *testing.T, ns string, workers
 		return nil
 	})
 	sink := pods(ctx, t, ns, "pipeline", "sink")[0]
+	// Tasks must already flow end to end from every ventilator: until a
+	// worker's connection to the sink is up, its first results wait, and
+	// would land inside the measured window.
+	eventually(t, 2*time.Minute, "tasks from every ventilator at the sink", func() error {
+		var s sinkStats
+		if err := stats(ctx, sink, &s); err != nil {
+			return err
+		}
+		for _, v := range vents {
+			if s.ByProducer[v.Name] == 0 {
+				return fmt.Errorf("nothing from %s yet: %v", v.Name, s.ByProducer)
+			}
+		}
+		return nil
+	})
 	pause := func(paused bool) {
 		for _, v := range vents {
 			if err := setPaused(ctx, v, paused); err != nil {
