@@ -72,6 +72,11 @@ type conn struct {
 	spare      []Msg // writer-owned
 	wake       chan struct{}
 
+	// Writer-owned record of what reached the kernel, so that messages a
+	// departing peer never got can be requeued (see requeue.go).
+	cw       countingWriter
+	unacked  unackedMsgs
+
 	// Receive queue, guarded by the socket's fairQueue mutex.
 	inq       []Msg
 	inHead    int
@@ -160,7 +165,8 @@ func (c *conn) upgradeBuffers() {
 		src = &prefixReader{prefix: append([]byte(nil), left...), r: c.nc}
 	}
 	c.br = bufio.NewReaderSize(src, readBufSize)
-	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	c.cw.w = c.nc
+	c.bw = bufio.NewWriterSize(&c.cw, writeBufSize)
 	c.fr.r = c.br
 }
 
@@ -198,6 +204,13 @@ func (c *conn) fail(err error) {
 		_ = c.nc.Close()
 		if c.s != nil {
 			c.s.detach(c)
+			if f := c.s.opts.disconnectObs; f != nil {
+				cause := err
+				if err == errConnClosed {
+					cause = nil
+				}
+				f(c.remote, cause)
+			}
 		}
 	})
 }
@@ -257,18 +270,28 @@ func (c *conn) drain(timeout time.Duration) {
 }
 
 // writeLoop drains the send queue into the buffered writer, flushing only
-// when the queue is empty.
+// when the queue is empty. When the connection dies it hands every message
+// that never reached the kernel back to the socket (requeue.go).
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
+	unsent, err := c.writeQueued()
+	c.fail(err)
+	c.rescue(unsent)
+}
+
+// writeQueued runs until the connection fails. It returns the error and
+// the messages of the batch in hand that were not yet passed to the
+// buffered writer.
+func (c *conn) writeQueued() ([]Msg, error) {
 	for {
 		c.outMu.Lock()
 		for len(c.out) == 0 && len(c.ctl) == 0 {
 			if c.bw.Buffered() > 0 {
 				c.outMu.Unlock()
 				if err := c.bw.Flush(); err != nil {
-					c.fail(err)
-					return
+					return nil, err
 				}
+				c.unacked.ack(c.cw.n)
 				c.outMu.Lock()
 				continue
 			}
@@ -281,7 +304,7 @@ func (c *conn) writeLoop() {
 			select {
 			case <-c.wake:
 			case <-c.done:
-				return
+				return nil, c.err
 			}
 			c.outMu.Lock()
 		}
@@ -292,18 +315,19 @@ func (c *conn) writeLoop() {
 
 		for _, raw := range ctl {
 			if _, err := c.bw.Write(raw); err != nil {
-				c.fail(err)
-				return
+				return batch, err
 			}
+			c.unacked.skip(len(raw))
 		}
 		var bytes uint64
-		for _, m := range batch {
+		for i, m := range batch {
 			if err := writeMsg(c.bw, m); err != nil {
-				c.fail(err)
-				return
+				return batch[i:], err
 			}
+			c.unacked.push(m)
 			bytes += uint64(m.Size())
 		}
+		c.unacked.ack(c.cw.n)
 		c.s.stats.msgsOut.Add(uint64(len(batch)))
 		c.s.stats.bytesOut.Add(bytes)
 		clear(batch)
@@ -376,6 +400,9 @@ func (c *conn) readLoop() {
 		}
 		flags, body, err := c.fr.readFrame(limit)
 		if err != nil {
+			if errors.Is(err, ErrFrameTooLarge) {
+				c.s.stats.oversize.Add(1)
+			}
 			c.fail(err)
 			return
 		}

@@ -2,7 +2,6 @@ package zmtp
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +19,12 @@ const (
 	DefaultReconnectInterval = 100 * time.Millisecond
 	DefaultReconnectMax      = 5 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
+	// DefaultConnectTimeout bounds one TCP connect attempt. libzmq's
+	// ZMQ_CONNECT_TIMEOUT defaults to 0 (the kernel's SYN retries, about
+	// 2 minutes on Linux); a few seconds suits Kubernetes, where the
+	// address of a deleted pod silently drops SYNs while the name already
+	// points at its successor.
+	DefaultConnectTimeout = 3 * time.Second
 )
 
 // Heartbeat configures ZMTP 3.1 PING/PONG (RFC 37 §"Connection
@@ -46,8 +51,10 @@ type options struct {
 	reconnectMax      time.Duration
 	handshakeTimeout  time.Duration
 	xpubVerbose       bool
-	dialer            net.Dialer
+	dialer            Dialer
+	connectTimeout    time.Duration
 	handshakeObserver func(remote string, err error)
+	disconnectObs     func(remote string, err error)
 	keepAlive         *net.KeepAliveConfig
 	clock             clock // heartbeats; a fake in tests
 }
@@ -70,10 +77,14 @@ func WithLinger(d time.Duration) Option { return func(o *options) { o.linger = d
 // WithHeartbeat enables PING/PONG heartbeats to ZMTP 3.1 peers.
 func WithHeartbeat(h Heartbeat) Option { return func(o *options) { o.heartbeat = h } }
 
-// WithMaxMsgSize bounds the size of a received message (sum of frames); a
-// peer exceeding it is disconnected before the body is allocated. A
-// negative value means unlimited (memory is then still allocated only as
-// bytes arrive).
+// WithMaxMsgSize bounds the size of a received message in octets (sum of
+// its frames), like libzmq's ZMQ_MAXMSGSIZE. A peer that announces a
+// larger frame is disconnected before the body is allocated; the message
+// is lost (the peer may reconnect and go on), the disconnect is counted in
+// Stats.OversizeDisconnects and reported to WithDisconnectObserver with an
+// error matching ErrFrameTooLarge. Default DefaultMaxMsgSize (64 MiB;
+// libzmq's default is unlimited); a negative value means unlimited
+// (memory is then still allocated only as bytes arrive).
 func WithMaxMsgSize(n int64) Option { return func(o *options) { o.maxMsgSize = n } }
 
 // WithTCPKeepAlive sets TCP keepalive on every connection of the socket,
@@ -89,8 +100,15 @@ func WithIdentity(id []byte) Option {
 	return func(o *options) { o.identity = append([]byte(nil), id...) }
 }
 
-// WithReconnectInterval sets the reconnect backoff: it starts at min and
-// doubles up to max. Reconnection never gives up.
+// WithReconnectInterval sets the reconnect backoff of connecting sockets
+// (libzmq's ZMQ_RECONNECT_IVL and ZMQ_RECONNECT_IVL_MAX; defaults
+// DefaultReconnectInterval and DefaultReconnectMax): after a failed
+// attempt or a lost connection the socket waits min (plus up to 25%
+// jitter), doubling after each further failure up to max. The interval
+// returns to min only once a connection has stayed up for at least max,
+// so a peer that accepts and at once drops us (a PAIR that already has
+// its partner, a server that crashes after the handshake) is retried at
+// the doubling pace, not in a storm. Reconnection never gives up.
 func WithReconnectInterval(min, max time.Duration) Option {
 	return func(o *options) { o.reconnectMin, o.reconnectMax = min, max }
 }
@@ -99,6 +117,16 @@ func WithReconnectInterval(min, max time.Duration) Option {
 // so a silent client cannot hold a slot.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(o *options) { o.handshakeTimeout = d }
+}
+
+// WithDisconnectObserver registers a callback told once about every
+// connection that ends after its handshake, with the cause: io.EOF when
+// the peer closed it, an error matching ErrFrameTooLarge when it sent a
+// message over WithMaxMsgSize, ErrHeartbeatTimeout, a *ProtocolError, a
+// network error; nil when we closed it (Close, or a refused duplicate).
+// It runs in the connection's goroutine and must not block.
+func WithDisconnectObserver(f func(remote string, err error)) Option {
+	return func(o *options) { o.disconnectObs = f }
 }
 
 // WithXPubVerbose makes an XPUB deliver every subscription message, not
@@ -130,11 +158,21 @@ type Stats struct {
 	// Subscriptions is the number of distinct prefixes subscribed (SUB,
 	// XSUB: our own; PUB, XPUB: union over peers).
 	Subscriptions int
+	// OversizeDisconnects counts connections closed because the peer sent
+	// a message larger than WithMaxMsgSize (ZMQ_MAXMSGSIZE); each lost
+	// that message.
+	OversizeDisconnects uint64
+	// Requeued counts messages that were queued for a PUSH or DEALER peer
+	// that left before they were written to its connection, and were
+	// handed to the remaining peers instead. MsgsOut counts such a message
+	// again when it is written to its new peer.
+	Requeued uint64
 }
 
 type counters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, drops atomic.Uint64
 	handshakes, handshakeFailures             atomic.Uint64
+	oversize, requeued                        atomic.Uint64
 }
 
 // PeerInfo describes one connected peer.
@@ -204,6 +242,7 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 			sendHWM: DefaultHWM, recvHWM: DefaultHWM, linger: DefaultLinger,
 			maxMsgSize: DefaultMaxMsgSize, reconnectMin: DefaultReconnectInterval,
 			reconnectMax: DefaultReconnectMax, handshakeTimeout: DefaultHandshakeTimeout,
+			connectTimeout: DefaultConnectTimeout, dialer: &net.Dialer{},
 			clock: realClock{},
 		},
 		conns:   map[*conn]struct{}{},
@@ -313,6 +352,7 @@ func (s *Socket) Stats() Stats {
 		BytesIn: s.stats.bytesIn.Load(), BytesOut: s.stats.bytesOut.Load(),
 		Drops: s.stats.drops.Load(), Peers: peers,
 		Handshakes: s.stats.handshakes.Load(), HandshakeFailures: s.stats.handshakeFailures.Load(),
+		OversizeDisconnects: s.stats.oversize.Load(), Requeued: s.stats.requeued.Load(),
 	}
 	if sc, ok := s.pat.(subCounter); ok {
 		st.Subscriptions = sc.subscriptionCount()
@@ -439,62 +479,6 @@ func (s *Socket) handshakeConn(nc net.Conn) *conn {
 	return c
 }
 
-// Connect connects to endpoint in the background and keeps reconnecting,
-// with backoff, whenever the connection fails. It returns at once.
-func (s *Socket) Connect(endpoint string) error {
-	network, addr, err := parseEndpoint(endpoint)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go s.dialLoop(network, addr)
-	return nil
-}
-
-func (s *Socket) dialLoop(network, addr string) {
-	defer s.wg.Done()
-	backoff := s.opts.reconnectMin
-	for {
-		nc, err := s.opts.dialer.DialContext(s.dialCtx, network, addr)
-		if err == nil {
-			if c := s.handshakeConn(nc); c != nil {
-				if s.attach(c) {
-					select {
-					case <-c.done:
-					case <-s.closing:
-						return
-					}
-					backoff = s.opts.reconnectMin
-				}
-			}
-		}
-		select {
-		case <-s.closing:
-			return
-		case <-time.After(jitter(backoff)):
-		}
-		if backoff < s.opts.reconnectMax {
-			backoff *= 2
-			if backoff > s.opts.reconnectMax {
-				backoff = s.opts.reconnectMax
-			}
-		}
-	}
-}
-
-// jitter spreads reconnects of many sockets by up to +25%.
-func jitter(d time.Duration) time.Duration {
-	var b [1]byte
-	_, _ = rand.Read(b[:])
-	return d + d*time.Duration(b[0])/1024
-}
-
 // attach makes a handshaken connection live: the pattern takes it and its
 // reader and writer start. It returns false if the connection was refused.
 func (s *Socket) attach(c *conn) bool {
@@ -511,6 +495,7 @@ func (s *Socket) attach(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	_, c.unacked.on = s.pat.(requeuer)
 	s.wg.Add(2)
 	s.mu.Unlock()
 	go c.readLoop()
