@@ -74,8 +74,8 @@ type conn struct {
 
 	// Writer-owned record of what reached the kernel, so that messages a
 	// departing peer never got can be requeued (see requeue.go).
-	cw       countingWriter
-	unacked  unackedMsgs
+	cw      countingWriter
+	unacked unackedMsgs
 
 	// Receive queue, guarded by the socket's fairQueue mutex.
 	inq       []Msg
