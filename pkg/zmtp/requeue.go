@@ -8,13 +8,16 @@ import (
 // Requeue on peer loss. A PUSH or DEALER load-balances each message to one
 // peer; when that peer leaves, libzmq drops whatever was still queued for
 // it. We hand those messages to the remaining peers instead: every message
-// that had not reached the departing connection's kernel socket buffer —
-// still in its send queue, in the batch its writer held, or in the writer's
-// user-space buffer — is sent again through the load balancer, blocking
-// (like Send) until some peer has room. What can still be lost are the
-// octets already accepted by the kernel for the dead connection (its socket
-// send buffer and whatever the peer received but never read): ZeroMQ has
-// no acknowledgements, so nobody can tell whether those arrived.
+// none of whose octets had reached the departing connection's kernel
+// socket buffer — still in its send queue, in the batch its writer held,
+// or in the writer's user-space buffer — is sent again through the load
+// balancer, blocking (like Send) until some peer has room. What can still
+// be lost are the messages the kernel had already accepted, wholly or in
+// part, for the dead connection (its socket send buffer and whatever the
+// peer received but never read): ZeroMQ has no acknowledgements, so nobody
+// can tell whether those arrived. Not resending a message that was cut
+// short also keeps a message its peer refuses (over the peer's
+// ZMQ_MAXMSGSIZE) from bouncing between reconnects forever.
 
 // requeuer is implemented by patterns whose messages may go to any peer.
 type requeuer interface {
@@ -45,8 +48,11 @@ func (c *conn) rescue(unsent []Msg) {
 	if !ok {
 		return
 	}
-	c.unacked.ack(c.cw.n)
-	msgs := c.unacked.pending()
+	kernel := c.cw.n
+	msgs := c.unacked.unstarted(kernel)
+	if len(unsent) > 0 && kernel > c.unacked.sent {
+		unsent = unsent[1:] // cut short while being written
+	}
 	msgs = append(msgs, unsent...)
 	// enqueue refuses new messages once c.done is closed, which fail did
 	// before we got here, so the queue is complete.
@@ -118,9 +124,15 @@ func (u *unackedMsgs) ack(kernel uint64) {
 	}
 }
 
-// pending returns the messages not yet acknowledged.
-func (u *unackedMsgs) pending() []Msg {
-	return append([]Msg(nil), u.msgs[u.head:]...)
+// unstarted returns the messages none of whose octets the kernel accepted.
+func (u *unackedMsgs) unstarted(kernel uint64) []Msg {
+	var out []Msg
+	for i := u.head; i < len(u.msgs); i++ {
+		if u.ends[i]-uint64(wireSize(u.msgs[i])) >= kernel {
+			out = append(out, u.msgs[i])
+		}
+	}
+	return out
 }
 
 // wireSize is the number of octets writeMsg produces for m.
