@@ -227,6 +227,40 @@ type SocketOptions struct {
 	// tcpKeepalive configures TCP keepalive on the socket's connections.
 	// +optional
 	TCPKeepalive *TCPKeepaliveOptions `json:"tcpKeepalive,omitempty"`
+
+	// connectTimeoutMillis bounds one connect attempt of a connecting
+	// socket, name resolution included (ZMQ_CONNECT_TIMEOUT); when it
+	// expires the socket retries after the reconnect interval, resolving
+	// the name again. 0 leaves it to the kernel's SYN retries (about two
+	// minutes). Default 3000 for the operator's devices and pkg/zmtp;
+	// libzmq's default is 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ConnectTimeoutMillis *int32 `json:"connectTimeoutMillis,omitempty"`
+
+	// reconnectIntervalMillis is the first wait before reconnecting
+	// (ZMQ_RECONNECT_IVL); it doubles after each failure up to
+	// reconnectIntervalMaxMillis. Default 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ReconnectIntervalMillis *int32 `json:"reconnectIntervalMillis,omitempty"`
+
+	// reconnectIntervalMaxMillis caps the doubling reconnect interval
+	// (ZMQ_RECONNECT_IVL_MAX); 0 means no doubling. Default 5000 for the
+	// operator's devices and pkg/zmtp (libzmq's default is 0).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ReconnectIntervalMaxMillis *int32 `json:"reconnectIntervalMaxMillis,omitempty"`
+
+	// maxMsgSize is the largest message, in bytes (sum of its frames), the
+	// socket accepts (ZMQ_MAXMSGSIZE); a peer sending a larger one is
+	// disconnected and that message is lost (devices count it in
+	// zmq_device_oversize_disconnects_total). -1 means no limit. Default
+	// 67108864 (64 MiB) for the operator's devices and pkg/zmtp; libzmq's
+	// default is -1.
+	// +optional
+	// +kubebuilder:validation:Minimum=-1
+	MaxMsgSize *int64 `json:"maxMsgSize,omitempty"`
 }
 
 // HeartbeatOptions configures ZMTP heartbeats (ZMQ_HEARTBEAT_*).

@@ -131,6 +131,10 @@ func mergeOptions(defaults, overrides *zmqv1.SocketOptions) zmqconfig.Options {
 		pick(&o.SndHWM, src.SndHWM)
 		pick(&o.RcvHWM, src.RcvHWM)
 		pick(&o.LingerMillis, src.LingerMillis)
+		pick(&o.ConnectTimeoutMillis, src.ConnectTimeoutMillis)
+		pick(&o.ReconnectIvlMillis, src.ReconnectIntervalMillis)
+		pick(&o.ReconnectIvlMaxMillis, src.ReconnectIntervalMaxMillis)
+		pick(&o.MaxMsgSize, src.MaxMsgSize)
 		if hb := src.Heartbeat; hb != nil {
 			pick(&o.HeartbeatIntervalMs, hb.IntervalMillis)
 			pick(&o.HeartbeatTimeoutMs, hb.TimeoutMillis)

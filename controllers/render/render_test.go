@@ -23,7 +23,8 @@ func fixture() *zmqv1.ZMQTopology {
 	return &zmqv1.ZMQTopology{
 		ObjectMeta: metav1.ObjectMeta{Name: "t", Namespace: "ns", UID: "uid-1"},
 		Spec: zmqv1.ZMQTopologySpec{
-			SocketDefaults: &zmqv1.SocketOptions{SndHWM: ptr.To[int32](10), Heartbeat: &zmqv1.HeartbeatOptions{IntervalMillis: ptr.To[int32](500)}},
+			SocketDefaults: &zmqv1.SocketOptions{SndHWM: ptr.To[int32](10), Heartbeat: &zmqv1.HeartbeatOptions{IntervalMillis: ptr.To[int32](500)},
+				ConnectTimeoutMillis: ptr.To[int32](2000), MaxMsgSize: ptr.To[int64](1 << 20)},
 			Components: []zmqv1.Component{
 				{Name: "pub", Replicas: ptr.To[int32](3), Template: tpl.DeepCopy(), Sockets: []zmqv1.Socket{
 					{Name: "out", Type: zmqv1.XPUB, Bind: &zmqv1.BindSpec{Port: 7000}},
@@ -35,7 +36,7 @@ func fixture() *zmqv1.ZMQTopology {
 				}},
 				{Name: "sub", Template: tpl.DeepCopy(), Sockets: []zmqv1.Socket{
 					{Name: "in", Type: zmqv1.SUB, Connect: &zmqv1.ConnectSpec{Component: "pub", Socket: "out"},
-						Options: &zmqv1.SocketOptions{SndHWM: ptr.To[int32](99), RcvHWM: ptr.To[int32](5)}},
+						Options: &zmqv1.SocketOptions{SndHWM: ptr.To[int32](99), RcvHWM: ptr.To[int32](5), MaxMsgSize: ptr.To[int64](-1)}},
 					{Name: "ext", Type: zmqv1.SUB, Connect: &zmqv1.ConnectSpec{Address: "tcp://legacy:9"}},
 				}},
 			},
@@ -89,8 +90,10 @@ func TestResolve(t *testing.T) {
 		t.Errorf("in = %+v; want 3 endpoints to peer pub/out of type XPUB", in)
 	}
 	// Overrides win field by field; unset fields keep the defaults.
-	if *in.Options.SndHWM != 99 || *in.Options.RcvHWM != 5 || *in.Options.HeartbeatIntervalMs != 500 {
-		t.Errorf("in options = sndhwm %d rcvhwm %d ivl %d; want 99, 5, 500", *in.Options.SndHWM, *in.Options.RcvHWM, *in.Options.HeartbeatIntervalMs)
+	if *in.Options.SndHWM != 99 || *in.Options.RcvHWM != 5 || *in.Options.HeartbeatIntervalMs != 500 ||
+		*in.Options.ConnectTimeoutMillis != 2000 || *in.Options.MaxMsgSize != -1 {
+		t.Errorf("in options = sndhwm %d rcvhwm %d ivl %d connectTimeout %d maxMsgSize %d; want 99, 5, 500, 2000, -1",
+			*in.Options.SndHWM, *in.Options.RcvHWM, *in.Options.HeartbeatIntervalMs, *in.Options.ConnectTimeoutMillis, *in.Options.MaxMsgSize)
 	}
 	if !reflect.DeepEqual(ext.Endpoints, []string{"tcp://legacy:9"}) || ext.Peer != nil {
 		t.Errorf("ext = %+v; want the literal address and no peer", ext)

@@ -70,18 +70,24 @@ type Peer struct {
 	Type      string `json:"type"`
 }
 
-// Options are ZeroMQ socket options; nil means the library default.
+// Options are ZeroMQ socket options; nil means the library default. Each
+// is named after its libzmq option; durations are in milliseconds (or
+// seconds where the name says so), sizes in bytes.
 type Options struct {
-	SndHWM               *int32 `json:"sndhwm,omitempty"`
-	RcvHWM               *int32 `json:"rcvhwm,omitempty"`
-	LingerMillis         *int32 `json:"lingerMillis,omitempty"`
-	HeartbeatIntervalMs  *int32 `json:"heartbeatIntervalMillis,omitempty"`
-	HeartbeatTimeoutMs   *int32 `json:"heartbeatTimeoutMillis,omitempty"`
-	HeartbeatTTLMs       *int32 `json:"heartbeatTTLMillis,omitempty"`
-	TCPKeepalive         *bool  `json:"tcpKeepalive,omitempty"`
-	TCPKeepaliveIdleSec  *int32 `json:"tcpKeepaliveIdleSeconds,omitempty"`
-	TCPKeepaliveIntvlSec *int32 `json:"tcpKeepaliveIntervalSeconds,omitempty"`
-	TCPKeepaliveCount    *int32 `json:"tcpKeepaliveCount,omitempty"`
+	SndHWM                *int32 `json:"sndhwm,omitempty"`
+	RcvHWM                *int32 `json:"rcvhwm,omitempty"`
+	LingerMillis          *int32 `json:"lingerMillis,omitempty"`
+	ConnectTimeoutMillis  *int32 `json:"connectTimeoutMillis,omitempty"`
+	ReconnectIvlMillis    *int32 `json:"reconnectIntervalMillis,omitempty"`
+	ReconnectIvlMaxMillis *int32 `json:"reconnectIntervalMaxMillis,omitempty"`
+	MaxMsgSize            *int64 `json:"maxMsgSize,omitempty"`
+	HeartbeatIntervalMs   *int32 `json:"heartbeatIntervalMillis,omitempty"`
+	HeartbeatTimeoutMs    *int32 `json:"heartbeatTimeoutMillis,omitempty"`
+	HeartbeatTTLMs        *int32 `json:"heartbeatTTLMillis,omitempty"`
+	TCPKeepalive          *bool  `json:"tcpKeepalive,omitempty"`
+	TCPKeepaliveIdleSec   *int32 `json:"tcpKeepaliveIdleSeconds,omitempty"`
+	TCPKeepaliveIntvlSec  *int32 `json:"tcpKeepaliveIntervalSeconds,omitempty"`
+	TCPKeepaliveCount     *int32 `json:"tcpKeepaliveCount,omitempty"`
 }
 
 // Env is one environment variable.
@@ -130,6 +136,12 @@ func (o Options) env(prefix string) []Env {
 	add("SNDHWM", o.SndHWM)
 	add("RCVHWM", o.RcvHWM)
 	add("LINGER", o.LingerMillis)
+	add("CONNECT_TIMEOUT", o.ConnectTimeoutMillis)
+	add("RECONNECT_IVL", o.ReconnectIvlMillis)
+	add("RECONNECT_IVL_MAX", o.ReconnectIvlMaxMillis)
+	if o.MaxMsgSize != nil {
+		env = append(env, Env{prefix + "MAXMSGSIZE", strconv.FormatInt(*o.MaxMsgSize, 10)})
+	}
 	add("HEARTBEAT_IVL", o.HeartbeatIntervalMs)
 	add("HEARTBEAT_TIMEOUT", o.HeartbeatTimeoutMs)
 	add("HEARTBEAT_TTL", o.HeartbeatTTLMs)

@@ -53,6 +53,23 @@ func Options(o zmqconfig.Options) []zmtp.Option {
 	if o.LingerMillis != nil {
 		opts = append(opts, zmtp.WithLinger(millis(*o.LingerMillis)))
 	}
+	if o.ConnectTimeoutMillis != nil {
+		opts = append(opts, zmtp.WithConnectTimeout(time.Duration(*o.ConnectTimeoutMillis)*time.Millisecond))
+	}
+	if o.ReconnectIvlMillis != nil || o.ReconnectIvlMaxMillis != nil {
+		lo, hi := zmtp.DefaultReconnectInterval, zmtp.DefaultReconnectMax
+		if o.ReconnectIvlMillis != nil {
+			lo = time.Duration(*o.ReconnectIvlMillis) * time.Millisecond
+		}
+		if o.ReconnectIvlMaxMillis != nil {
+			// libzmq: 0 means the interval never grows.
+			hi = time.Duration(*o.ReconnectIvlMaxMillis) * time.Millisecond
+		}
+		opts = append(opts, zmtp.WithReconnectInterval(lo, hi))
+	}
+	if o.MaxMsgSize != nil {
+		opts = append(opts, zmtp.WithMaxMsgSize(*o.MaxMsgSize))
+	}
 	if o.HeartbeatIntervalMs != nil || o.HeartbeatTimeoutMs != nil || o.HeartbeatTTLMs != nil {
 		var hb zmtp.Heartbeat
 		if o.HeartbeatIntervalMs != nil {
