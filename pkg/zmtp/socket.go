@@ -50,6 +50,7 @@ type options struct {
 	handshakeObserver func(remote string, err error)
 	keepAlive         *net.KeepAliveConfig
 	clock             clock // heartbeats; a fake in tests
+	req               reqOptions
 }
 
 // Option configures a Socket.
@@ -118,7 +119,8 @@ type Stats struct {
 	MsgsIn, MsgsOut   uint64
 	BytesIn, BytesOut uint64
 	// Drops counts messages discarded because a peer's send queue was at
-	// its HWM (PUB, XPUB, XSUB) or unroutable (ROUTER, REP).
+	// its HWM (PUB, XPUB, XSUB), unroutable (ROUTER, REP), or stale or
+	// malformed replies a REQ discarded.
 	Drops uint64
 	// Peers is the number of currently connected peers.
 	Peers int
@@ -239,7 +241,7 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 	case XSUB:
 		s.pat = &xsubPattern{subPattern: subPattern{s: s}}
 	case REQ:
-		s.pat = &reqPattern{s: s}
+		s.pat = newReqPattern(s)
 	case REP:
 		s.pat = &repPattern{s: s}
 	case DEALER:
