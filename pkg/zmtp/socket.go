@@ -51,6 +51,7 @@ type options struct {
 	keepAlive         *net.KeepAliveConfig
 	clock             clock // heartbeats; a fake in tests
 	req               reqOptions
+	router            routerOptions
 }
 
 // Option configures a Socket.
