@@ -59,7 +59,7 @@ type Option func(*options)
 
 // WithSendHWM sets the per-peer send queue limit in messages (0: unbounded).
 // PUB/XPUB/XSUB/ROUTER drop (and count) messages beyond it; PUSH, DEALER,
-// REQ and PAIR block.
+// REQ, PAIR and a ROUTER with WithRouterMandatory block.
 func WithSendHWM(n int) Option { return func(o *options) { o.sendHWM = n } }
 
 // WithRecvHWM sets the per-peer receive queue limit in messages (0:
