@@ -82,14 +82,24 @@ func serveDeviceMetrics(addr string, front, back *zmtp.Socket) (stop func(), err
 // validated their types against the device type; the proxy only needs each
 // to be able to carry messages the way it forwards them.
 func openDevice(cfg *zmqconfig.Config) (front, back *zmtp.Socket, err error) {
-	open := func(name string) (*zmtp.Socket, error) {
+	open := func(name string, extra ...zmtp.Option) (*zmtp.Socket, error) {
 		s := cfg.Socket(name)
 		if s == nil {
 			return nil, fmt.Errorf("a %s device needs a %q socket", cfg.Device, name)
 		}
-		return zmqsocket.Open(*s)
+		return zmqsocket.Open(*s, extra...)
 	}
-	if front, err = open(zmqconfig.DeviceFrontend); err != nil {
+	var frontExtra []zmtp.Option
+	if strings.EqualFold(cfg.Device, "queue") {
+		// The Queue's ROUTER routes replies by client identity. A client
+		// that comes back on a new connection (a restarted pod, or a path
+		// the network broke without the device noticing) takes its
+		// identity over at once (ZMQ_ROUTER_HANDOVER), so replies reach it
+		// instead of the dead connection, and it is not refused until
+		// that connection times out.
+		frontExtra = append(frontExtra, zmtp.WithRouterHandover())
+	}
+	if front, err = open(zmqconfig.DeviceFrontend, frontExtra...); err != nil {
 		return nil, nil, err
 	}
 	if back, err = open(zmqconfig.DeviceBackend); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -259,6 +261,119 @@ func TestQueueRoundTrips(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// cutRelay relays TCP connections to a target. cut closes the client side
+// of every relayed connection but leaves the target side open and silent,
+// as a lost node or a broken network path leaves a connection.
+type cutRelay struct {
+	ep       string
+	mu       sync.Mutex
+	down, up []net.Conn
+}
+
+func newCutRelay(t *testing.T, target string) *cutRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &cutRelay{ep: "tcp://" + ln.Addr().String()}
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, c := range append(r.down, r.up...) {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			down, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", strings.TrimPrefix(target, "tcp://"))
+			if err != nil {
+				down.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.down, r.up = append(r.down, down), append(r.up, up)
+			r.mu.Unlock()
+			// Neither copy closes anything: only cut and cleanup do.
+			go func() { _, _ = io.Copy(up, down) }()
+			go func() { _, _ = io.Copy(down, up) }()
+		}
+	}()
+	return r
+}
+
+func (r *cutRelay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.down {
+		c.Close()
+	}
+	r.down = nil
+}
+
+// TestQueueReconnectingClientGetsReply: a DEALER client with identity
+// "client-1" sends q1 through a Queue; its connection breaks without the
+// device noticing (the device's side stays open) and the client reconnects
+// with the same identity and sends q2. Both replies, routed by identity,
+// reach the client on its new connection: the Queue's ROUTER hands the
+// identity over (ZMQ_ROUTER_HANDOVER) rather than refusing the newcomer
+// or giving it another id while the dead connection holds "client-1".
+func TestQueueReconnectingClientGetsReply(t *testing.T) {
+	front, back := startDevice(t, "queue", "ROUTER", "DEALER")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recv := func(s *zmtp.Socket, what string) zmtp.Msg {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		m, err := s.Recv(rctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		return m
+	}
+	// The worker is a DEALER so that it can hold q1 while it takes q2.
+	worker := newSock(t, zmtp.DEALER)
+	connect(t, worker, back)
+	relay := newCutRelay(t, front)
+	client := newSock(t, zmtp.DEALER, zmtp.WithIdentity([]byte("client-1")), zmtp.WithReconnectInterval(20*time.Millisecond, 100*time.Millisecond))
+	connect(t, client, relay.ep)
+
+	if err := client.Send(ctx, zmtp.NewMsgString("", "q1")); err != nil {
+		t.Fatal(err)
+	}
+	q1 := recv(worker, "q1")
+	if string(q1[0]) != "client-1" || string(q1[len(q1)-1]) != "q1" {
+		t.Fatalf("worker got %q", q1)
+	}
+	relay.cut()
+	waitUntil(t, 10*time.Second, "the client to reconnect", func() bool { return client.Stats().Handshakes >= 2 })
+	if err := client.Send(ctx, zmtp.NewMsgString("", "q2")); err != nil {
+		t.Fatal(err)
+	}
+	q2 := recv(worker, "q2 from the new connection")
+	if string(q2[0]) != "client-1" || string(q2[len(q2)-1]) != "q2" {
+		t.Fatalf("worker got %q, want q2 from client-1", q2)
+	}
+	for _, q := range []zmtp.Msg{q1, q2} {
+		reply := append(zmtp.Msg{}, q[:len(q)-1]...)
+		if err := worker.Send(ctx, append(reply, []byte("re:"+string(q[len(q)-1])))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"re:q1", "re:q2"} {
+		m := recv(client, want)
+		if len(m) != 2 || len(m[0]) != 0 || string(m[1]) != want {
+			t.Fatalf("client got %q, want [\"\" %q]", m, want)
+		}
+	}
 }
 
 // TestForwarderStalledSubscriber: a subscriber that stops reading is

@@ -28,6 +28,29 @@
 // ROUTER prefixes and routes by peer identity. Close waits up to the
 // linger period for queued messages. Stats returns counters for metrics.
 //
+// Request/reply follows libzmq too, with the options that name theirs:
+//
+//   - REQ is strict (libzmq's default): Send before the previous request's
+//     reply was received returns ErrState, also after a Recv whose context
+//     ended; Recv again to get the late reply.
+//   - REQ Recv returns ErrPeerGone once the peer holding the request has
+//     disconnected (after any reply it delivered), and the REQ may send
+//     again; libzmq has no equivalent and waits forever.
+//   - WithReqRelaxed (ZMQ_REQ_RELAXED + ZMQ_REQ_CORRELATE): Send at any
+//     time; requests carry a 4-octet id that REPs and ROUTER applications
+//     echo; only the latest request's reply is returned, stale ones count
+//     as Stats.Drops.
+//   - ROUTER refuses a connection presenting an Identity in use (libzmq's
+//     default without ZMQ_ROUTER_HANDOVER); the peer reconnects with
+//     backoff and gets it once the holder has gone.
+//   - WithRouterHandover (ZMQ_ROUTER_HANDOVER): the newcomer takes the
+//     identity at once; the previous holder is closed after its queue is
+//     flushed, within the linger period. The Queue device uses it.
+//   - WithRouterMandatory (ZMQ_ROUTER_MANDATORY): Send to an unknown id
+//     returns ErrHostUnreachable (EHOSTUNREACH), Send to a peer at its HWM
+//     blocks honouring the context; without it both are dropped and
+//     counted.
+//
 // Proxy(ctx, frontend, backend) is the core of the devices: Forwarder
 // (XSUB -> XPUB), Streamer (PULL -> PUSH), Queue (ROUTER <-> DEALER).
 //

@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -98,8 +99,18 @@ func (q *fairQueue) tryPop() (*conn, Msg, bool) {
 	return c, m, true
 }
 
+// errStopped is popUntil's answer when its stop channel closed first.
+var errStopped = errors.New("zmtp: wait stopped")
+
 // pop waits for the next message, honouring ctx and socket close.
 func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
+	return q.popUntil(ctx, nil)
+}
+
+// popUntil is pop that also gives up, with errStopped, once stop is closed
+// and no message is queued from any peer (a nil stop never fires). REQ uses
+// it to stop waiting for a reply when the peer it asked disconnects.
+func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (*conn, Msg, error) {
 	q.mu.Lock()
 	for {
 		if c, m, ok := q.tryPop(); ok {
@@ -122,6 +133,8 @@ func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
 		case <-q.notify:
 		case <-ctx.Done():
 			err = ctx.Err()
+		case <-stop:
+			err = errStopped
 		case <-q.closing:
 			err = ErrClosed
 		}

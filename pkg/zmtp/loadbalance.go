@@ -9,19 +9,22 @@ import (
 // loadBalancer is the send side of PUSH, DEALER, REQ and PAIR (libzmq's
 // lb_t): messages go round-robin to connections whose queue is below the
 // send HWM; when every queue is full (or there is no peer) Send blocks until
-// a writer makes room or a peer arrives, honouring the context.
+// a writer makes room or a peer arrives, honouring the context. Its waiting
+// half (waitRoom, signal) also serves other senders that wait for a queue
+// to drain, such as a ROUTER with WithRouterMandatory.
 type loadBalancer struct {
 	mu      sync.Mutex
 	conns   []*conn
 	cur     int
 	hwm     int
 	waiters atomic.Int32
-	space   chan struct{}
+	spaceMu sync.Mutex
+	space   chan struct{} // closed (and replaced) by signal
 	closing <-chan struct{}
 }
 
 func newLoadBalancer(hwm int, closing <-chan struct{}) *loadBalancer {
-	return &loadBalancer{hwm: hwm, space: make(chan struct{}, 1), closing: closing}
+	return &loadBalancer{hwm: hwm, space: make(chan struct{}), closing: closing}
 }
 
 func (l *loadBalancer) add(c *conn) {
@@ -45,13 +48,44 @@ func (l *loadBalancer) remove(c *conn) {
 	l.mu.Unlock()
 }
 
-// signal wakes one blocked sender, if any. It is called by writers after
-// they take a batch off their queue, so it must be cheap.
+// signal wakes every blocked sender, if any, to try again. It is called by
+// writers after they take a batch off their queue, so it must be cheap when
+// nobody waits. Waking all of them (rather than one) matters when senders
+// wait for different peers: a wake-up taken by a sender whose peer is still
+// full must not be lost to one whose peer has room.
 func (l *loadBalancer) signal() {
 	if l.waiters.Load() > 0 {
+		l.spaceMu.Lock()
+		close(l.space)
+		l.space = make(chan struct{})
+		l.spaceMu.Unlock()
+	}
+}
+
+// waitRoom calls try until it reports done, waiting between attempts for a
+// signal (a writer made room, a peer arrived or left), until ctx ends or the
+// socket closes.
+func (l *loadBalancer) waitRoom(ctx context.Context, try func() bool) error {
+	if try() {
+		return nil
+	}
+	l.waiters.Add(1)
+	defer l.waiters.Add(-1)
+	for {
+		l.spaceMu.Lock()
+		space := l.space
+		l.spaceMu.Unlock()
+		// Try again after registering and taking the channel, so that a
+		// signal sent since the failed attempt is not lost.
+		if try() {
+			return nil
+		}
 		select {
-		case l.space <- struct{}{}:
-		default:
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.closing:
+			return ErrClosed
 		}
 	}
 }
@@ -76,37 +110,13 @@ func (l *loadBalancer) trySend(m Msg) (*conn, bool) {
 // send queues m on the next connection with room, blocking while there is
 // none.
 func (l *loadBalancer) send(ctx context.Context, m Msg) (*conn, error) {
-	for waited := false; ; waited = true {
+	var c *conn
+	err := l.waitRoom(ctx, func() bool {
 		l.mu.Lock()
-		c, ok := l.trySend(m)
-		if ok {
-			l.mu.Unlock()
-			if waited {
-				// Pass the wake-up on: there may be room for others too.
-				l.signal()
-			}
-			return c, nil
-		}
-		l.waiters.Add(1)
-		l.mu.Unlock()
-		// Re-check after registering as a waiter so a signal sent between
-		// the failed attempt and the registration is not lost.
-		l.mu.Lock()
+		defer l.mu.Unlock()
+		var ok bool
 		c, ok = l.trySend(m)
-		l.mu.Unlock()
-		if ok {
-			l.waiters.Add(-1)
-			return c, nil
-		}
-		select {
-		case <-l.space:
-			l.waiters.Add(-1)
-		case <-ctx.Done():
-			l.waiters.Add(-1)
-			return nil, ctx.Err()
-		case <-l.closing:
-			l.waiters.Add(-1)
-			return nil, ErrClosed
-		}
-	}
+		return ok
+	})
+	return c, err
 }

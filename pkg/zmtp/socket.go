@@ -57,6 +57,8 @@ type options struct {
 	disconnectObs     func(remote string, err error)
 	keepAlive         *net.KeepAliveConfig
 	clock             clock // heartbeats; a fake in tests
+	req               reqOptions
+	router            routerOptions
 }
 
 // Option configures a Socket.
@@ -64,7 +66,7 @@ type Option func(*options)
 
 // WithSendHWM sets the per-peer send queue limit in messages (0: unbounded).
 // PUB/XPUB/XSUB/ROUTER drop (and count) messages beyond it; PUSH, DEALER,
-// REQ and PAIR block.
+// REQ, PAIR and a ROUTER with WithRouterMandatory block.
 func WithSendHWM(n int) Option { return func(o *options) { o.sendHWM = n } }
 
 // WithRecvHWM sets the per-peer receive queue limit in messages (0:
@@ -146,7 +148,8 @@ type Stats struct {
 	MsgsIn, MsgsOut   uint64
 	BytesIn, BytesOut uint64
 	// Drops counts messages discarded because a peer's send queue was at
-	// its HWM (PUB, XPUB, XSUB) or unroutable (ROUTER, REP).
+	// its HWM (PUB, XPUB, XSUB), unroutable (ROUTER, REP), or stale or
+	// malformed replies a REQ discarded.
 	Drops uint64
 	// Peers is the number of currently connected peers.
 	Peers int
@@ -278,7 +281,7 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 	case XSUB:
 		s.pat = &xsubPattern{subPattern: subPattern{s: s}}
 	case REQ:
-		s.pat = &reqPattern{s: s}
+		s.pat = newReqPattern(s)
 	case REP:
 		s.pat = &repPattern{s: s}
 	case DEALER:
