@@ -41,14 +41,14 @@ func runDevice(ctx context.Context, args []string, _ io.Writer) error {
 	if !strings.EqualFold(cfg.Device, kind) {
 		return fmt.Errorf("asked to run a %s but %s describes a %q device", kind, *configPath, cfg.Device)
 	}
-	front, back, err := openDevice(cfg)
+	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
+	front, back, err := openDevice(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer back.Close()
 	defer front.Close()
 
-	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
 	if *listen != "" {
 		stop, err := serveDeviceMetrics(*listen, front, back)
 		if err != nil {
@@ -81,12 +81,17 @@ func serveDeviceMetrics(addr string, front, back *zmtp.Socket) (stop func(), err
 // openDevice opens the frontend and backend sockets. The operator has
 // validated their types against the device type; the proxy only needs each
 // to be able to carry messages the way it forwards them.
-func openDevice(cfg *zmqconfig.Config) (front, back *zmtp.Socket, err error) {
+func openDevice(cfg *zmqconfig.Config, log *slog.Logger) (front, back *zmtp.Socket, err error) {
 	open := func(name string, extra ...zmtp.Option) (*zmtp.Socket, error) {
 		s := cfg.Socket(name)
 		if s == nil {
 			return nil, fmt.Errorf("a %s device needs a %q socket", cfg.Device, name)
 		}
+		limit := int64(zmtp.DefaultMaxMsgSize)
+		if s.Options.MaxMsgSize != nil {
+			limit = *s.Options.MaxMsgSize
+		}
+		extra = append(extra, zmtp.WithDisconnectObserver(newOversizeLog(log, name, limit).observe))
 		return zmqsocket.Open(*s, extra...)
 	}
 	var frontExtra []zmtp.Option

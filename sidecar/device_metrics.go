@@ -21,12 +21,14 @@ var (
 	descDevDrops    = prometheus.NewDesc("zmq_device_dropped_messages_total", "Messages dropped on one side because a peer was at its high-water mark, or was unroutable.", []string{"side"}, nil)
 	descDevPeers    = prometheus.NewDesc("zmq_device_peers", "Peers connected to one side.", []string{"side"}, nil)
 	descDevSubs     = prometheus.NewDesc("zmq_device_subscriptions", "Distinct subscription prefixes held on one side (Forwarder).", []string{"side"}, nil)
+	descDevOversize = prometheus.NewDesc("zmq_device_oversize_disconnects_total", "Peers disconnected on one side for sending a message over the socket's maxMsgSize (ZMQ_MAXMSGSIZE); each lost that message.", []string{"side"}, nil)
+	descDevRequeued = prometheus.NewDesc("zmq_device_requeued_messages_total", "Messages queued for a peer that left before they were written to it, and sent to the remaining peers instead (PUSH, DEALER).", []string{"side"}, nil)
 	descDevHandshk  = prometheus.NewDesc("zmq_device_handshakes_total", "Connection attempts on one side by outcome (probes and TCP health checks count as failed).", []string{"side", "result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (d *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, desc := range []*prometheus.Desc{descDevMsgsIn, descDevMsgsOut, descDevBytesIn, descDevBytesOut, descDevDrops, descDevPeers, descDevSubs, descDevHandshk} {
+	for _, desc := range []*prometheus.Desc{descDevMsgsIn, descDevMsgsOut, descDevBytesIn, descDevBytesOut, descDevDrops, descDevOversize, descDevRequeued, descDevPeers, descDevSubs, descDevHandshk} {
 		ch <- desc
 	}
 }
@@ -46,6 +48,8 @@ func (d *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 		c(descDevBytesIn, st.BytesIn)
 		c(descDevBytesOut, st.BytesOut)
 		c(descDevDrops, st.Drops)
+		c(descDevOversize, st.OversizeDisconnects)
+		c(descDevRequeued, st.Requeued)
 		c(descDevHandshk, st.Handshakes, "ok")
 		c(descDevHandshk, st.HandshakeFailures, "failed")
 		g(descDevPeers, st.Peers)
