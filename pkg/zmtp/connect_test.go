@@ -44,7 +44,7 @@ func (d *movingDialer) askedFor() []string {
 // DefaultConnectTimeout delivery comes within that timeout plus one
 // backoff interval, and the name is resolved again on the next attempt.
 func TestConnectTimeoutFollowsMovedName(t *testing.T) {
-	dead := blackhole(t)
+	dead := deadAddr(t)
 	pull := newSock(t, PULL)
 	live := strings.TrimPrefix(bind(t, pull), "tcp://")
 
@@ -89,7 +89,7 @@ func TestConnectTimeoutFollowsMovedName(t *testing.T) {
 // TestConnectTimeoutOption: a shorter WithConnectTimeout abandons a
 // silent address sooner; zero leaves the attempt to the kernel.
 func TestConnectTimeoutOption(t *testing.T) {
-	dead := blackhole(t)
+	dead := deadAddr(t)
 	var mu sync.Mutex
 	var durations []time.Duration
 	dialer := dialFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
