@@ -51,6 +51,32 @@
 //     blocks honouring the context; without it both are dropped and
 //     counted.
 //
+// Connections and peers:
+//
+//   - Connect resolves the endpoint's name on every attempt, through
+//     WithDialer (default: a net.Dialer and the system resolver), so a
+//     Service or pod name that moves to a new address is followed.
+//   - WithConnectTimeout (ZMQ_CONNECT_TIMEOUT) bounds each attempt;
+//     default 3 s rather than libzmq's 0 (the kernel's SYN retries, about
+//     2 minutes), because a deleted pod's address drops SYNs.
+//   - WithReconnectInterval (ZMQ_RECONNECT_IVL, ZMQ_RECONNECT_IVL_MAX):
+//     100 ms doubling to 5 s; the interval returns to its minimum only
+//     once a connection stayed up for the maximum, so a peer that drops us
+//     right after the handshake is not hammered.
+//   - Before its first peer is up a connecting socket has no queue (like
+//     ZMQ_IMMEDIATE=1): PUSH, DEALER, REQ and PAIR block in Send, PUB
+//     drops. libzmq's default queues on the pending connection instead.
+//   - WithMaxMsgSize (ZMQ_MAXMSGSIZE; default 64 MiB, libzmq unlimited)
+//     bounds a whole message (libzmq 4.3 bounds each frame): a peer over
+//     it is disconnected before the body is allocated, the message is
+//     lost, Stats.OversizeDisconnects counts it and WithDisconnectObserver
+//     is told with ErrFrameTooLarge.
+//   - When a PUSH or DEALER peer leaves, the messages queued for it that
+//     had not reached its kernel socket buffer go to the remaining peers
+//     (Stats.Requeued); libzmq drops them. The octets the kernel had
+//     already accepted for the dead connection can still be lost: ZeroMQ
+//     has no acknowledgements.
+//
 // Proxy(ctx, frontend, backend) is the core of the devices: Forwarder
 // (XSUB -> XPUB), Streamer (PULL -> PUSH), Queue (ROUTER <-> DEALER).
 //
