@@ -6,12 +6,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Validate checks the rules of a topology that span more than one object and
-// so are not expressed as OpenAPI or CEL rules in the CRD: every connect
-// names a bound socket that exists, connected socket types are ZMTP peers, a
-// component binds each port once, and a device has the sockets its type
-// requires. It is pure, and reports every error with its field path. The
-// controller calls it before rendering anything.
+// Validate checks a topology against every rule that keeps its children
+// valid and its links meaningful. Some rules span more than one object and
+// are not expressed in the CRD: every connect names a bound socket that
+// exists, connected socket types are ZMTP peers, a component binds each
+// port once, a device has the sockets its type requires, no two components
+// derive a child of the same name, and a PAIR socket has a single peer. The
+// others repeat the CRD's OpenAPI and CEL rules (names, addresses, reserved
+// names in templates) for objects that never went through them. It is
+// pure, and reports every error with its field path. The controller calls
+// it before rendering anything.
 func (t *ZMQTopology) Validate() field.ErrorList {
 	spec := field.NewPath("spec")
 	comps := spec.Child("components")
@@ -20,28 +24,37 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 		byName[t.Spec.Components[i].Name] = &t.Spec.Components[i]
 	}
 
-	var errs field.ErrorList
+	errs := validateTopologyName(t.Name)
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
 		path := comps.Index(i)
 		errs = append(errs, validateShape(c, path)...)
 		errs = append(errs, validatePorts(c, path)...)
 		errs = append(errs, validateDevice(c, path)...)
+		errs = append(errs, validateTemplate(c, path)...)
 		errs = append(errs, validateConnects(c, path, byName)...)
 	}
+	errs = append(errs, validateChildNames(t)...)
+	errs = append(errs, validateExclusivePeers(t)...)
 	return errs
 }
 
-// validateShape repeats the CRD's exactly-one-of rules so that Validate is
-// safe on objects that never went through admission (tests, old servers).
+// validateShape repeats the CRD's exactly-one-of and name rules so that
+// Validate is safe on objects that never went through admission (tests,
+// objects stored before a rule existed).
 func validateShape(c *Component, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
+	errs := validateComponentName(c.Name, path.Child("name"))
 	if (c.Template == nil) == (c.Device == nil) {
 		errs = append(errs, field.Invalid(path, c.Name, "exactly one of template or device must be set"))
 	}
 	for j, s := range c.Sockets {
+		sp := path.Child("sockets").Index(j)
+		errs = append(errs, validateSocketName(s.Name, sp.Child("name"))...)
 		if (s.Bind == nil) == (s.Connect == nil) {
-			errs = append(errs, field.Invalid(path.Child("sockets").Index(j), s.Name, "exactly one of bind or connect must be set"))
+			errs = append(errs, field.Invalid(sp, s.Name, "exactly one of bind or connect must be set"))
+		}
+		if s.Connect != nil && s.Connect.Address != "" {
+			errs = append(errs, validateAddress(s.Connect.Address, sp.Child("connect", "address"))...)
 		}
 	}
 	return errs
@@ -161,4 +174,42 @@ func (t *ZMQTopology) Component(name string) *Component {
 		}
 	}
 	return nil
+}
+
+// validateExclusivePeers checks PAIR sockets, which have exactly one peer:
+// a bound PAIR accepts a single connection and a connecting PAIR keeps one.
+// So a component with a PAIR socket runs at most one replica (the others
+// would have no peer, or steal it), and a bound PAIR is the target of at
+// most one connect. Other socket types spread over any number of peers, so
+// any replica count makes sense for them (see render/endpoints.go for how
+// their endpoints are chosen).
+func validateExclusivePeers(t *ZMQTopology) field.ErrorList {
+	comps := field.NewPath("spec", "components")
+	var errs field.ErrorList
+	peerOf := map[string]string{} // bound "<component>/<socket>" -> its connector
+	for i := range t.Spec.Components {
+		c := &t.Spec.Components[i]
+		reported := false
+		for j, s := range c.Sockets {
+			if s.Type != PAIR {
+				continue
+			}
+			if c.Replicas != nil && *c.Replicas > 1 && !reported {
+				errs = append(errs, field.Invalid(comps.Index(i).Child("replicas"), *c.Replicas,
+					fmt.Sprintf("socket %q is a PAIR, which has exactly one peer, so its component runs at most 1 replica", s.Name)))
+				reported = true
+			}
+			if s.Connect == nil || s.Connect.Component == "" {
+				continue
+			}
+			target := s.Connect.Component + "/" + s.Connect.Socket
+			if first, taken := peerOf[target]; taken {
+				errs = append(errs, field.Invalid(comps.Index(i).Child("sockets").Index(j).Child("connect"), target,
+					fmt.Sprintf("the PAIR socket %s already has a peer, %s, and a PAIR has exactly one", target, first)))
+				continue
+			}
+			peerOf[target] = c.Name + "/" + s.Name
+		}
+	}
+	return errs
 }

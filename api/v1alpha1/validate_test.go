@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // validTopology is the one good fixture: a pipeline with a Streamer device.
@@ -25,6 +26,8 @@ func validTopology() *ZMQTopology {
 			{Name: "consumer", Template: tpl, Sockets: []Socket{
 				{Name: "in", Type: PULL, Connect: &ConnectSpec{Component: "stream", Socket: "backend"}},
 				{Name: "legacy", Type: SUB, Connect: &ConnectSpec{Address: "tcp://legacy.example:7000"}},
+				{Name: "v6", Type: SUB, Connect: &ConnectSpec{Address: "tcp://[fd00::1]:7001"}},
+				{Name: "v4", Type: SUB, Connect: &ConnectSpec{Address: "tcp://10.0.0.1:65535"}},
 			}},
 		}},
 	}
@@ -73,6 +76,87 @@ func TestValidate(t *testing.T) {
 		{"bind and connect both set", func(z *ZMQTopology) {
 			z.Spec.Components[0].Sockets[0].Connect = &ConnectSpec{Address: "tcp://x:1"}
 		}, []string{`spec.components[0].sockets[0]: Invalid value: "out": exactly one of bind or connect must be set`}},
+		{"topology name with a dot (example 1)", func(z *ZMQTopology) { z.Name = "my.pipe" },
+			[]string{`metadata.name: Invalid value: "my.pipe": a DNS-1035 label must consist of`}},
+		{"topology name starting with a digit", func(z *ZMQTopology) { z.Name = "1pipe" },
+			[]string{`metadata.name: Invalid value: "1pipe"`}},
+		{"topology name too long", func(z *ZMQTopology) { z.Name = "t" + strings.Repeat("x", MaxTopologyNameLength) },
+			[]string{`metadata.name: Too long: may not be more than 30 bytes`}},
+		{"component name with a dot", func(z *ZMQTopology) {
+			z.Spec.Components[2].Name = "con.sumer"
+		}, []string{`spec.components[2].name: Invalid value: "con.sumer"`}},
+		{"socket name with consecutive hyphens (example 2)", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Name = "re--sults"
+			z.Spec.Components[1].Sockets[0].Connect.Socket = "re--sults"
+		}, []string{`spec.components[0].sockets[0].name: Invalid value: "re--sults": must not contain consecutive hyphens`}},
+		{"socket name longer than a port name", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Name = "legacy-legacy-le"
+		}, []string{`spec.components[2].sockets[1].name: Invalid value: "legacy-legacy-le": must be no more than 15 characters`}},
+		{"socket named like the sidecar's port", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Name = SidecarPortName
+		}, []string{`spec.components[2].sockets[1].name: Invalid value: "zmq-metrics": port name "zmq-metrics" is reserved`}},
+		{"children of two components share a name (example 3)", func(z *ZMQTopology) {
+			z.Spec.Components[0].Name = "x"
+			z.Spec.Components[0].Replicas = ptr.To[int32](2)
+			z.Spec.Components[1].Sockets[0].Connect.Component = "x"
+			z.Spec.Components[1].Name = "x-headless"
+			z.Spec.Components[2].Sockets[0].Connect.Component = "x-headless"
+		}, []string{`spec.components[1].name: Invalid value: "x-headless": its Service "t-x-headless" is also a child of component "x"`}},
+		{"a single-replica component reserves its headless name too", func(z *ZMQTopology) {
+			z.Spec.Components[2].Name = "producer-headless"
+		}, []string{`spec.components[2].name: Invalid value: "producer-headless": its Service "t-producer-headless" is also a child of component "producer"`}},
+		{"container named like the sidecar (example 4)", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Containers[0].Name = SidecarContainerName
+		}, []string{`spec.components[0].template.spec.containers[0].name: Invalid value: "zmq-sidecar": reserved for the injected zmq-sidecar container`}},
+		{"init container named like the sidecar", func(z *ZMQTopology) {
+			z.Spec.Components[2].Template.Spec.InitContainers = []corev1.Container{{Name: SidecarContainerName, Image: "x"}}
+		}, []string{`spec.components[2].template.spec.initContainers[0].name: Invalid value: "zmq-sidecar"`}},
+		{"template without containers (example 5)", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template = &corev1.PodTemplateSpec{}
+		}, []string{`spec.components[0].template.spec.containers: Required value: a template needs at least one container`}},
+		{"template that does not restart", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+		}, []string{`spec.components[0].template.spec.restartPolicy: Unsupported value: "Never"`}},
+		{"volume named like the config volume", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Volumes = []corev1.Volume{{Name: ConfigVolumeName}}
+		}, []string{`spec.components[0].template.spec.volumes[0].name: Invalid value: "zmq-topology"`}},
+		{"container port of the sidecar", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: SidecarPort}}
+		}, []string{`spec.components[0].template.spec.containers[0].ports[0].containerPort: Invalid value: 9917: port 9917 is reserved`}},
+		{"container port named like an operator's port", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: DeviceMetricsPortName, ContainerPort: 80}}
+		}, []string{`spec.components[0].template.spec.containers[0].ports[0].name: Invalid value: "zmq-device": reserved for a port of the operator`}},
+		{"container port named after a bound socket with another number", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "out", ContainerPort: 80}}
+		}, []string{`spec.components[0].template.spec.containers[0].ports[0].name: Invalid value: "out": is the name of the bound socket "out", whose port is 5000`}},
+		{"template label that is not a label", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Labels = map[string]string{"team": "a b"}
+		}, []string{`spec.components[0].template.metadata.labels[team]: Invalid value: "a b"`}},
+		{"address port out of range (example 6)", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Connect.Address = "tcp://legacy.example:99999"
+		}, []string{`spec.components[2].sockets[1].connect.address: Invalid value: "tcp://legacy.example:99999": the port must be between 1 and 65535`}},
+		{"address port zero", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Connect.Address = "tcp://legacy.example:0"
+		}, []string{`spec.components[2].sockets[1].connect.address`, "the port must be between 1 and 65535"}},
+		{"address host not a DNS name", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Connect.Address = "tcp://legacy_host:7000"
+		}, []string{`spec.components[2].sockets[1].connect.address`, "must be tcp://<host>:<port>"}},
+		{"address host a bad IPv4 address", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Connect.Address = "tcp://10.0.0.256:7000"
+		}, []string{`spec.components[2].sockets[1].connect.address`, "a numeric host must be an IPv4 address"}},
+		{"address host an IPv4 address in brackets", func(z *ZMQTopology) {
+			z.Spec.Components[2].Sockets[1].Connect.Address = "tcp://[10.0.0.1]:7000"
+		}, []string{`spec.components[2].sockets[1].connect.address`, "the host in brackets must be an IPv6 address"}},
+		{"PAIR in a component of several replicas", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[1].Type = PAIR
+			z.Spec.Components[0].Replicas = ptr.To[int32](2)
+		}, []string{`spec.components[0].replicas: Invalid value: 2: socket "ctl" is a PAIR, which has exactly one peer`}},
+		{"two connects to one bound PAIR", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[1].Type = PAIR
+			z.Spec.Components[2].Sockets = append(z.Spec.Components[2].Sockets,
+				Socket{Name: "p1", Type: PAIR, Connect: &ConnectSpec{Component: "producer", Socket: "ctl"}},
+				Socket{Name: "p2", Type: PAIR, Connect: &ConnectSpec{Component: "producer", Socket: "ctl"}})
+		}, []string{`spec.components[2].sockets[5].connect: Invalid value: "producer/ctl": the PAIR socket producer/ctl already has a peer, consumer/p1`}},
 		{"every error is reported, not just the first", func(z *ZMQTopology) {
 			z.Spec.Components[2].Sockets[0].Connect.Component = "nope"
 			z.Spec.Components[0].Sockets[1].Bind.Port = 5000

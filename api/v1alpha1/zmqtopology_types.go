@@ -72,9 +72,10 @@ type ZMQTopologySpec struct {
 // Component is one workload of the topology and the ZeroMQ sockets it opens.
 // +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.device)",message="exactly one of template or device must be set"
 type Component struct {
-	// name identifies the component within the topology. It is a DNS label of
-	// at most 20 characters and names the component's children
-	// (<topology>-<name>).
+	// name identifies the component within the topology. It is a DNS-1035
+	// label of at most 20 characters and names the component's children
+	// (<topology>-<name>, <topology>-<name>-headless, <topology>-<name>-zmq);
+	// no two components may derive a child of the same name.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=20
@@ -94,8 +95,20 @@ type Component struct {
 	// the resolved sockets as environment variables (ZMQ_<SOCKET>_TYPE,
 	// ZMQ_<SOCKET>_ENDPOINTS, ZMQ_<SOCKET>_BIND and options) to every
 	// container and mounts them as JSON at /etc/zmq/topology.json. Exactly one
-	// of template and device is set.
+	// of template and device is set. It needs at least one container; the
+	// container name zmq-sidecar, the volume name zmq-topology, the
+	// container port 9917 and the port names zmq-metrics and zmq-device are
+	// the operator's. It has at most 64 containers, 64 init containers, 64
+	// ports per container and 256 volumes, bounds that let the API server
+	// afford checking these rules (hack/crd-trim sets them).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="has(self.spec) && size(self.spec.containers) > 0",message="a template needs at least one container",fieldPath=".spec.containers"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.restartPolicy) || self.spec.restartPolicy == 'Always'",message="the restartPolicy of a Deployment's or StatefulSet's pods must be Always",fieldPath=".spec.restartPolicy"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.containers"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.initContainers"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, v.name != 'zmq-topology')",message="the volume name zmq-topology is reserved for the volume holding the resolved sockets",fieldPath=".spec.volumes"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.containers"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.initContainers"
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 
 	// device makes this component an operator-managed ZeroMQ proxy run from
@@ -133,13 +146,17 @@ type DeviceSpec struct {
 // connects to a bound socket.
 // +kubebuilder:validation:XValidation:rule="has(self.bind) != has(self.connect)",message="exactly one of bind or connect must be set"
 type Socket struct {
-	// name identifies the socket within its component. It names the Service
-	// port and, upper-cased with '-' turned into '_', the environment
-	// variables ZMQ_<NAME>_*. At most 15 characters.
+	// name identifies the socket within its component. It names the
+	// container and Service port (an IANA service name: at most 15
+	// characters, no "--") and, upper-cased with '-' turned into '_', the
+	// environment variables ZMQ_<NAME>_*. zmq-metrics and zmq-device are
+	// the operator's port names.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('--')",message="a socket name may not contain '--': it names a container port (an IANA service name)"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['zmq-metrics', 'zmq-device'])",message="the port names zmq-metrics and zmq-device are reserved for the operator"
 	Name string `json:"name"`
 
 	// type is the ZeroMQ socket type: PAIR, PUB, SUB, XPUB, XSUB, PUSH, PULL,
@@ -191,10 +208,14 @@ type ConnectSpec struct {
 	// +kubebuilder:validation:MaxLength=15
 	Socket string `json:"socket,omitempty"`
 
-	// address is a ZeroMQ endpoint outside the topology, tcp://<host>:<port>.
+	// address is a ZeroMQ endpoint outside the topology, tcp://<host>:<port>:
+	// host is a DNS name, an IPv4 address or an IPv6 address in brackets,
+	// and port is 1-65535.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^tcp://[^\s:/]+(:[0-9]{1,5})$|^tcp://\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$`
+	// +kubebuilder:validation:Pattern=`^tcp://([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches(':[0-9]{1,5}$') || (int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535)",message="the port of address must be between 1 and 65535"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('tcp://') || self.lastIndexOf(':') < 6 || (self.substring(6, self.lastIndexOf(':')).startsWith('[') ? (self.substring(6, self.lastIndexOf(':')).endsWith(']') && isIP(self.substring(7, self.lastIndexOf(':') - 1)) && ip(self.substring(7, self.lastIndexOf(':') - 1)).family() == 6) : (!self.substring(6, self.lastIndexOf(':')).matches('^[0-9.]+$') || (isIP(self.substring(6, self.lastIndexOf(':'))) && ip(self.substring(6, self.lastIndexOf(':'))).family() == 4)))",message="the host of address must be a DNS name, an IPv4 address, or an IPv6 address in brackets"
 	Address string `json:"address,omitempty"`
 }
 
@@ -440,6 +461,7 @@ type LinkStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Pattern",type=string,priority=1,JSONPath=`.status.patterns`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:validation:XValidation:rule="!format.dns1035Label().validate(self.metadata.name).hasValue()",message="metadata.name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit (it prefixes the names of child objects, such as Services)"
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 30",message="metadata.name must be at most 30 characters (it prefixes the names of child objects)"
 type ZMQTopology struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -13,10 +13,11 @@ import (
 )
 
 // DeviceContainer is the name of a device pod's container, and
-// DeviceMetricsPortName the name of its metrics port.
+// DeviceMetricsPortName the name of its metrics port (reserved in
+// api/v1alpha1).
 const (
-	DeviceContainer       = "device"
-	DeviceMetricsPortName = "zmq-device"
+	DeviceContainer       = zmqv1.DeviceContainerName
+	DeviceMetricsPortName = zmqv1.DeviceMetricsPortName
 )
 
 // nonRootUID is the user devices and the sidecar run as (distroless

@@ -11,20 +11,24 @@ import (
 //
 // ZeroMQ balances per connection: through a ClusterIP Service a connecting
 // socket gets one TCP connection to one replica, so a PULL connected to a
-// 3-replica PUSH would hear only one of them, and a SUB would miss what the
-// other replicas publish. So when a component binds a socket and has more
-// than one replica it runs as a StatefulSet behind a headless Service, and
-// connectors get one endpoint per replica (stable per-pod DNS names) and
-// connect to all of them; ZeroMQ then fair-queues and round-robins across
-// every replica.
+// 3-replica PUSH would hear only one of them, a SUB would miss what the
+// other replicas publish, and a PUB would reach one replica of a
+// subscribing component while the others hear nothing. So when a component
+// binds a socket and has more than one replica it runs as a StatefulSet
+// behind a headless Service, and connectors get one endpoint per replica
+// (stable per-pod DNS names) and connect to all of them; ZeroMQ then
+// fair-queues, round-robins or fans out across every replica.
 //
-// The exception is a connecting PUB or XPUB: it sends every message to every
-// connected peer, so connecting it to each replica of, say, a Forwarder's
-// XSUB frontend would deliver every message once per replica. Fan-out
-// senders connect through the ClusterIP Service instead, which every binder
-// has, and reach exactly one replica. A single-replica binder is always
-// reached through its ClusterIP Service, whose address survives pod
-// restarts.
+// The exception is a fan-out sender (PUB or XPUB) connecting to a device,
+// that is a Forwarder's XSUB frontend: the device's replicas are
+// interchangeable relays whose subscribers connect to every one of them, so
+// a message sent to each replica would come out once per replica. Those
+// senders connect through the ClusterIP Service, which every binder has,
+// and reach exactly one replica. A single-replica binder is always reached
+// through its ClusterIP Service, whose address survives pod restarts.
+//
+// Whether the pair makes sense at all with several replicas (a PAIR has
+// exactly one peer) is Validate's business, in api/v1alpha1.
 
 // PerReplica reports whether c runs as a StatefulSet behind a headless
 // Service, giving each replica of its bound sockets its own DNS name.
@@ -32,17 +36,19 @@ func PerReplica(c *zmqv1.Component) bool {
 	return Replicas(c) > 1 && bindsAny(c)
 }
 
-// ConnectsToEachReplica reports whether a socket of the connecting type must
-// connect to every replica of a per-replica binder (true) or to any one of
-// them (false).
-func ConnectsToEachReplica(connecting zmqv1.SocketType) bool {
-	return connecting != zmqv1.PUB && connecting != zmqv1.XPUB
+// ConnectsToEachReplica reports whether a socket of the connecting type
+// reaches the replicas of a per-replica target component each through its
+// own endpoint (true), or any one of them through the ClusterIP Service
+// (false): the latter only for a fan-out sender connecting to a device.
+func ConnectsToEachReplica(connecting zmqv1.SocketType, target *zmqv1.Component) bool {
+	fanOut := connecting == zmqv1.PUB || connecting == zmqv1.XPUB
+	return !fanOut || target.Device == nil
 }
 
 // BoundEndpoints returns the endpoints a socket of the connecting type uses
 // to reach the bound socket s of component c.
 func BoundEndpoints(t *zmqv1.ZMQTopology, c *zmqv1.Component, s *zmqv1.Socket, connecting zmqv1.SocketType, clusterDomain string) []string {
-	if !PerReplica(c) || !ConnectsToEachReplica(connecting) {
+	if !PerReplica(c) || !ConnectsToEachReplica(connecting, c) {
 		return []string{ServiceEndpoint(t, c, s, clusterDomain)}
 	}
 	return ReplicaEndpoints(t, c, s, clusterDomain)

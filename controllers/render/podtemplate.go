@@ -12,8 +12,8 @@ import (
 )
 
 // configVolume is the name of the pod volume holding the component's
-// zmqconfig file.
-const configVolume = "zmq-topology"
+// zmqconfig file (reserved in api/v1alpha1).
+const configVolume = zmqv1.ConfigVolumeName
 
 // PodTemplate renders the pod template of a component: the user's template
 // (or the device's) with the topology's labels, the resolved sockets as

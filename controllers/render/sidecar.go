@@ -12,10 +12,10 @@ import (
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 )
 
-// The injected sidecar container and its port.
+// The injected sidecar container and its port (reserved in api/v1alpha1).
 const (
-	SidecarContainer = "zmq-sidecar"
-	SidecarPortName  = "zmq-metrics"
+	SidecarContainer = zmqv1.SidecarContainerName
+	SidecarPortName  = zmqv1.SidecarPortName
 	// defaultProbeInterval applies when spec.sidecar.probeIntervalSeconds
 	// is unset (the CRD defaults it to the same value).
 	defaultProbeInterval = 5

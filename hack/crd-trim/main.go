@@ -3,7 +3,8 @@
 // CRD is ~700 KB, more than the 256 KiB that client-side `kubectl apply`
 // can store in its last-applied annotation; without them it fits, and
 // `kubectl explain` still documents every field of our own. The schema
-// (types, required fields, validation) is left intact.
+// (types, required fields, validation) is left intact, except for the
+// bounds it adds to the embedded pod template (see bounds).
 //
 //	go run ./hack/crd-trim config/crd/bases/*.yaml
 package main
@@ -32,6 +33,36 @@ func main() {
 	}
 }
 
+// templateSpec is the path of the embedded pod template's spec.
+var templateSpec = []string{"spec", "components", "[]", "template", "spec"}
+
+// bounds caps lists and names of the embedded pod template, so that the API
+// server can afford the CEL rules that check the names and ports the
+// operator reserves there. It estimates a rule's cost from the largest
+// size a list or string may have; unbounded, a list is assumed to fill a
+// whole request and those rules are refused as over budget. Names get the
+// limits Kubernetes enforces on them anyway (container and volume names are
+// DNS labels, port names IANA service names); the lists get caps that
+// Kubernetes does not have and that no real pod reaches. The caps on
+// containers and ports multiply in the estimate of the port rule, whose
+// budget allows about 9000 container ports per template.
+var bounds = []struct {
+	path      []string
+	maxItems  int64
+	maxLength int64
+}{
+	{path: []string{"containers"}, maxItems: 64},
+	{path: []string{"containers", "[]", "name"}, maxLength: 63},
+	{path: []string{"containers", "[]", "ports"}, maxItems: 64},
+	{path: []string{"containers", "[]", "ports", "[]", "name"}, maxLength: 15},
+	{path: []string{"initContainers"}, maxItems: 64},
+	{path: []string{"initContainers", "[]", "name"}, maxLength: 63},
+	{path: []string{"initContainers", "[]", "ports"}, maxItems: 64},
+	{path: []string{"initContainers", "[]", "ports", "[]", "name"}, maxLength: 15},
+	{path: []string{"volumes"}, maxItems: 256},
+	{path: []string{"volumes", "[]", "name"}, maxLength: 63},
+}
+
 func trimFile(path string) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -52,6 +83,20 @@ func trimFile(path string) error {
 					stripDescriptions(&prop)
 					s.Properties[name] = prop
 				}
+			}
+		}
+		for _, b := range bounds {
+			p := append(append([]string{}, templateSpec...), b.path...)
+			found := edit(v.Schema.OpenAPIV3Schema, p, func(s *apiextensionsv1.JSONSchemaProps) {
+				if b.maxItems > 0 {
+					s.MaxItems = &b.maxItems
+				}
+				if b.maxLength > 0 {
+					s.MaxLength = &b.maxLength
+				}
+			})
+			if !found {
+				return fmt.Errorf("no schema at %v to bound", p)
 			}
 		}
 	}
@@ -83,6 +128,25 @@ func lookup(s *apiextensionsv1.JSONSchemaProps, path []string) *apiextensionsv1.
 		s = &next
 	}
 	return s
+}
+
+// edit applies f to the schema at path ("[]" steps into array items),
+// writing the change back through the Properties maps, which hold values.
+// It reports whether the path exists.
+func edit(s *apiextensionsv1.JSONSchemaProps, path []string, f func(*apiextensionsv1.JSONSchemaProps)) bool {
+	if len(path) == 0 {
+		f(s)
+		return true
+	}
+	if path[0] == "[]" {
+		return s.Items != nil && s.Items.Schema != nil && edit(s.Items.Schema, path[1:], f)
+	}
+	next, ok := s.Properties[path[0]]
+	if !ok || !edit(&next, path[1:], f) {
+		return false
+	}
+	s.Properties[path[0]] = next
+	return true
 }
 
 func stripDescriptions(s *apiextensionsv1.JSONSchemaProps) {

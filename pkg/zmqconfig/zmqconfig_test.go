@@ -43,3 +43,38 @@ func TestEnvAndRoundTrip(t *testing.T) {
 		t.Error("Parse accepted an unknown field")
 	}
 }
+
+// TestEnvNamesNeverCollide checks that the variables of two sockets can
+// never share a name: ZMQ_<A>_<suffix1> = ZMQ_<B>_<suffix2> with A != B
+// would need one suffix to end with "_" + another, since socket names map
+// to distinct prefixes ('-' becomes '_', and socket names have no '_').
+func TestEnvNamesNeverCollide(t *testing.T) {
+	on, n, n64 := true, int32(1), int64(1)
+	c := &Config{Sockets: []Socket{{Name: "s", Options: Options{
+		SndHWM: &n, RcvHWM: &n, LingerMillis: &n, ConnectTimeoutMillis: &n, ReconnectIvlMillis: &n,
+		ReconnectIvlMaxMillis: &n, MaxMsgSize: &n64, HeartbeatIntervalMs: &n, HeartbeatTimeoutMs: &n,
+		HeartbeatTTLMs: &n, TCPKeepalive: &on, TCPKeepaliveIdleSec: &n, TCPKeepaliveIntvlSec: &n, TCPKeepaliveCount: &n,
+	}}}}
+	var suffixes []string
+	for _, e := range c.Env() {
+		if s, ok := strings.CutPrefix(e.Name, EnvPrefix("s")); ok {
+			suffixes = append(suffixes, s)
+		}
+	}
+	if len(suffixes) != 17 {
+		t.Fatalf("suffixes = %q; want the 3 fixed ones and the 14 options", suffixes)
+	}
+	for _, a := range suffixes {
+		for _, b := range suffixes {
+			if a != b && strings.HasSuffix(a, "_"+b) {
+				t.Errorf("suffix %s ends with _%s: socket x's ZMQ_X_%s would be another socket's", a, b, a)
+			}
+		}
+	}
+	// The topology-wide variables have no socket part.
+	for _, e := range c.Env()[:4] {
+		if strings.Count(e.Name, "_") != 1 {
+			t.Errorf("%s could be a socket's variable", e.Name)
+		}
+	}
+}
