@@ -92,8 +92,15 @@ func (b *childBackoff) failed(k childKey, generation int64, err error, refused b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
+	// Records of the topology's older generations are moot (children of a
+	// removed component would otherwise stay until the topology goes).
+	for other, f := range b.entries {
+		if other.topology == k.topology && f.generation != generation {
+			delete(b.entries, other)
+		}
+	}
 	f, ok := b.entries[k]
-	if !ok || f.generation != generation {
+	if !ok {
 		f = &childFailure{generation: generation, first: now}
 		b.entries[k] = f
 	}

@@ -109,6 +109,9 @@ func TestChildBackoffForgetsOtherGenerationsAndDeletedTopologies(t *testing.T) {
 	if _, period := b.failed(a2, 2, boom, false); period != time.Second {
 		t.Fatalf("first failure of a new generation: period %s, want 1s", period)
 	}
+	if n := b.len(); n != 2 {
+		t.Fatalf("%d records, want 2: the new failure of a-2 and topology b's (a-1's old one is moot)", n)
+	}
 
 	b.forget(types.NamespacedName{Namespace: "ns", Name: "a"})
 	if n := b.len(); n != 1 {
