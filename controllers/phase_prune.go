@@ -22,7 +22,7 @@ import (
 // removes a working child. A failed deletion backs off like a failed apply.
 func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 	t := s.topology
-	if len(s.invalid) > 0 || t.Spec.Paused || s.applyErr != nil || len(s.refused) > 0 || s.requeueAfter > 0 {
+	if len(s.invalid) > 0 || t.Spec.Paused || s.applyErr != nil || len(s.refused) > 0 {
 		return nil
 	}
 	want := make(map[string]bool, len(s.desired))

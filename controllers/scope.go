@@ -31,8 +31,9 @@ type scope struct {
 	// Set by apply.
 	refused field.ErrorList
 
-	// applyErr is the first transient error writing a child; it names the
-	// child. Set by apply and prune.
+	// applyErr is the first error writing or deleting a child that is not
+	// a refusal of the spec (transient, or after other children were
+	// written); it names the child. Set by apply and prune.
 	applyErr error
 
 	// stalled is true when a child keeps failing: it was refused, or it
