@@ -317,8 +317,9 @@ func eventReasons(ctx context.Context, g gomega.Gomega, z *zmqv1.ZMQTopology) []
 }
 
 // TestForeignObjectIsNotTakenOver checks that an existing object with a
-// child's name, which the topology does not control, is reported and left
-// alone rather than overwritten.
+// child's name, which the topology does not control, is reported (the name
+// is refused: InvalidSpec, Stalled) and left alone rather than overwritten,
+// and that no other child is created meanwhile (all or nothing).
 func TestForeignObjectIsNotTakenOver(t *testing.T) {
 	ctx, g := envtestOnly(t)
 	ns := newNamespace(ctx, t)
@@ -329,13 +330,15 @@ func TestForeignObjectIsNotTakenOver(t *testing.T) {
 	g.Expect(k8sClient.Create(ctx, foreign)).To(gomega.Succeed())
 	z := loadSample(t, "zmq_v1alpha1_reqrep.yaml", ns)
 	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-	eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonApplyFailed,
-		"applying ConfigMap reqrep-client-zmq: ConfigMap reqrep-client-zmq already exists and is not controlled by this topology")
+	got := eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonInvalidSpec,
+		"spec.components[1].name: Invalid value: ConfigMap reqrep-client-zmq already exists and is not controlled by this topology")
+	g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, zmqv1.ConditionStalled)).To(gomega.BeTrue())
 	g.Consistently(func(g gomega.Gomega) {
 		got := &corev1.ConfigMap{}
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(gomega.Succeed())
 		g.Expect(got.Data).To(gomega.Equal(map[string]string{"mine": "yes"}))
 		g.Expect(got.OwnerReferences).To(gomega.BeEmpty())
+		g.Expect(childVersions(ctx, t, z)).To(gomega.BeEmpty(), "no other child is created while one is refused")
 	}).Should(gomega.Succeed())
 
 	// Once the name is free, the topology converges.

@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -17,74 +21,247 @@ import (
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
-// apply writes each desired child that differs from what the operator last
-// applied, with server-side apply. Unchanged children cost no write: the
-// fields the operator owns are extracted from the cached object and compared
-// with the rendered ones, so a no-op reconcile sends nothing, while an edit
-// by someone else (which takes those fields from our field manager) or a
-// deleted child is written back.
+// apply writes the desired children with server-side apply, all or nothing:
+//
+//  1. preflight refuses, without a request, what the API server would
+//     refuse for certain (two components rendering one object, objects too
+//     large to store);
+//  2. only children that differ from what the operator owns are written:
+//     the fields the operator owns are extracted from the cached object and
+//     compared with the rendered ones, so a no-op reconcile sends nothing
+//     (not even a dry run), while an edit by someone else (which takes those
+//     fields from our field manager) or a deleted child is written back;
+//  3. a child still in its failure backoff period holds back every write;
+//  4. when several children change, each is dry-run first (same field
+//     owner and force as the real apply); if the API server refuses any,
+//     none is written and the refusals are reported as InvalidSpec at the
+//     spec fields they come from. A single change needs no dry run: its
+//     write is just as atomic;
+//  5. then each is written.
+//
+// A failed child is not tried again before its backoff period ends.
 func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
-	if len(s.invalid) > 0 || s.topology.Spec.Paused {
+	t := s.topology
+	if len(s.invalid) > 0 || t.Spec.Paused {
 		return nil
 	}
-	for _, obj := range s.desired {
-		op, err := r.applyObject(ctx, s.topology, obj)
-		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-			// The namespace is going away with the topology in it; nothing
-			// to repair and nobody to tell.
-			logf.FromContext(ctx).V(1).Info("namespace terminating; not applying children")
+	if errs := preflight(t, s.desired, r.Render.ClusterDomain); len(errs) > 0 {
+		s.refused, s.stalled = errs, true
+		if !alreadyReportedInvalid(s.original) {
+			r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, zmqv1.ReasonInvalidSpec, "Apply", "%s", invalidMessage(errs))
+		}
+		return nil
+	}
+	changes, err := r.changes(ctx, s)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	if r.holdBack(s, changes) {
+		return nil
+	}
+	if len(changes) > 1 {
+		refused := false
+		for _, c := range changes {
+			err := c.err
+			if err == nil {
+				err = r.dryRun(ctx, c.obj)
+			}
+			if namespaceTerminating(ctx, err) {
+				return nil
+			}
+			if err != nil {
+				r.childFailed(ctx, s, c, err, true)
+				refused = true
+			}
+		}
+		if refused {
+			return nil
+		}
+	}
+	for _, c := range changes {
+		err := c.err
+		if err == nil {
+			err = r.write(ctx, s, c.obj)
+		}
+		if namespaceTerminating(ctx, err) {
 			return nil
 		}
 		if err != nil {
-			s.applyErr = fmt.Errorf("applying %s %s: %w", obj.Kind, obj.Name, err)
-			r.Recorder.Eventf(s.topology, nil, corev1.EventTypeWarning, zmqv1.ReasonApplyFailed, "Apply", "%s", s.applyErr.Error())
+			// A lone change was not dry-run: its refusal wrote nothing
+			// either. Otherwise the dry run accepted it and other
+			// children may have been written: not a refusal of the spec.
+			r.childFailed(ctx, s, c, err, len(changes) == 1)
 			return nil
 		}
-		if op != "" {
-			logf.FromContext(ctx).Info(op+" child", "kind", obj.Kind, "name", obj.Name)
-			r.Recorder.Eventf(s.topology, nil, corev1.EventTypeNormal, op, op, "%s %s %s", op, obj.Kind, obj.Name)
-		}
+		r.failures().succeeded(c.key)
+		logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
+		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, c.op, c.op, "%s %s %s", c.op, c.obj.Kind, c.obj.Name)
 	}
 	return nil
 }
 
-// applyObject applies obj if it is missing or differs from what the
-// operator owns, and says what it did: "Created", "Updated" or "" (nothing).
-func (r *ZMQTopologyReconciler) applyObject(ctx context.Context, owner *zmqv1.ZMQTopology, obj render.Object) (string, error) {
-	ops := kinds[obj.Kind]
-	key := client.ObjectKey{Namespace: owner.Namespace, Name: obj.Name}
-	existing := ops.newObject()
-	op := "Updated"
-	err := r.Get(ctx, key, existing)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		// The cache only holds labelled children; make sure the name is not
-		// taken by an object of someone else before applying over it.
-		err = r.APIReader.Get(ctx, key, existing)
+// change is a desired child that must be written.
+type change struct {
+	obj render.Object
+	key childKey
+	op  string // "Created" or "Updated", for the log and the event
+	// err is set when the child cannot be written at all: its name is
+	// taken by an object the topology does not control.
+	err error
+}
+
+// changes lists the desired children that are missing or differ from what
+// the operator owns.
+func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change, error) {
+	t := s.topology
+	var out []change
+	for _, obj := range s.desired {
+		c := change{obj: obj, key: keyOf(t, obj.Kind, obj.Name), op: "Updated"}
+		ops := kinds[obj.Kind]
+		key := client.ObjectKey{Namespace: t.Namespace, Name: obj.Name}
+		existing := ops.newObject()
+		err := r.Get(ctx, key, existing)
+		if apierrors.IsNotFound(err) && r.APIReader != nil {
+			// The cache only holds labelled children; make sure the name is
+			// not taken by an object of someone else before applying over it.
+			err = r.APIReader.Get(ctx, key, existing)
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+			c.op = "Created"
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, obj.Name, err)
+		case !metav1.IsControlledBy(existing, t):
+			c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
+		default:
+			owned, err := ops.extract(existing)
+			if err != nil {
+				return nil, fmt.Errorf("extracting owned fields of %s %s: %w", obj.Kind, obj.Name, err)
+			}
+			same, err := sameJSON(owned, obj.Apply)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				r.failures().succeeded(c.key)
+				continue
+			}
+		}
+		out = append(out, c)
 	}
-	switch {
-	case apierrors.IsNotFound(err):
-		op = "Created"
-	case err != nil:
-		return "", err
-	case !metav1.IsControlledBy(existing, owner):
-		return "", fmt.Errorf("%s %s already exists and is not controlled by this topology", obj.Kind, obj.Name)
-	default:
-		owned, err := ops.extract(existing)
-		if err != nil {
-			return "", fmt.Errorf("extracting owned fields: %w", err)
+	return out, nil
+}
+
+// holdBack reports every change whose child is still in its backoff
+// period, with the error of its last attempt, and says whether there is
+// one: then nothing is written, since that child cannot be checked.
+func (r *ZMQTopologyReconciler) holdBack(s *scope, changes []change) bool {
+	held := false
+	for _, c := range changes {
+		f, left := r.failures().waiting(c.key, s.topology.Generation)
+		if f == nil {
+			continue
 		}
-		same, err := sameJSON(owned, obj.Apply)
-		if err != nil {
-			return "", err
-		}
-		if same {
-			return "", nil
-		}
+		held = true
+		r.report(s, c.obj, f)
+		s.requeue(left)
 	}
+	return held
+}
+
+// childFailed records a failed attempt at a child: its backoff, status,
+// the log and an event. allOrNothing says that nothing was written in this
+// reconcile, so a refusal is the spec's (InvalidSpec), not a half-applied
+// change (ApplyFailed).
+func (r *ZMQTopologyReconciler) childFailed(ctx context.Context, s *scope, c change, err error, allOrNothing bool) {
+	refused := allOrNothing && isRefusal(err)
+	f, period := r.failures().failed(c.key, s.topology.Generation, fmt.Errorf("applying %s %s: %w", c.obj.Kind, c.obj.Name, err), refused)
+	r.report(s, c.obj, f)
+	s.requeue(period)
+	logf.FromContext(ctx).Info("child not written", "kind", c.obj.Kind, "name", c.obj.Name,
+		"refused", refused, "failures", f.failures, "retryIn", period.String(), "error", err.Error())
+	if refused {
+		r.Recorder.Eventf(s.topology, nil, corev1.EventTypeWarning, zmqv1.ReasonInvalidSpec, "Apply", "%s",
+			invalidMessage(refusalErrors(s.topology, c.obj, err)))
+	} else {
+		r.Recorder.Eventf(s.topology, nil, corev1.EventTypeWarning, zmqv1.ReasonApplyFailed, "Apply",
+			"applying %s %s: %v (retry in %s)", c.obj.Kind, c.obj.Name, err, period)
+	}
+}
+
+// report puts a child's failure into the scope: a refusal as errors on the
+// spec, anything else as the apply error (which names the child).
+func (r *ZMQTopologyReconciler) report(s *scope, obj render.Object, f *childFailure) {
+	if f.refused {
+		s.refused = append(s.refused, refusalErrors(s.topology, obj, f.err)...)
+	} else if s.applyErr == nil {
+		s.applyErr = f.err
+	}
+	if r.failures().persistent(f) {
+		s.stalled = true
+	}
+}
+
+// dryRun asks the API server whether it would accept the child, with the
+// same field owner and force as the real apply. The request carries a copy:
+// the client decodes the answer into what it sends.
+func (r *ZMQTopologyReconciler) dryRun(ctx context.Context, obj render.Object) error {
+	m, err := toJSONMap(obj.Apply)
+	if err != nil {
+		return fmt.Errorf("encoding %s %s: %w", obj.Kind, obj.Name, err)
+	}
+	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: m}),
+		client.DryRunAll, client.FieldOwner(render.ManagedBy), client.ForceOwnership,
+		// A dry run stores nothing, so there is no write for reads to wait for.
+		client.DisableReadYourWritesConsistency)
+}
+
+// write applies the child and records the generation the API server gave
+// a workload, against which observe detects a stale cache.
+func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, obj render.Object) error {
 	if err := r.Apply(ctx, obj.Apply, client.FieldOwner(render.ManagedBy), client.ForceOwnership); err != nil {
-		return "", err
+		return err
 	}
-	return op, nil
+	// The client decoded the API server's answer into obj.Apply.
+	var generation *int64
+	switch a := obj.Apply.(type) {
+	case *appsv1ac.DeploymentApplyConfiguration:
+		generation = a.Generation
+	case *appsv1ac.StatefulSetApplyConfiguration:
+		generation = a.Generation
+	}
+	if generation != nil {
+		if s.applied == nil {
+			s.applied = map[string]int64{}
+		}
+		s.applied[obj.Component] = *generation
+	}
+	return nil
+}
+
+// namespaceTerminating is true for the error the API server returns when
+// the namespace is going away, with the topology in it: nothing to repair
+// and nobody to tell.
+func namespaceTerminating(ctx context.Context, err error) bool {
+	if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return false
+	}
+	logf.FromContext(ctx).V(1).Info("namespace terminating; not applying children")
+	return true
+}
+
+// failures is the reconciler's child failure backoff, created on first use.
+func (r *ZMQTopologyReconciler) failures() *childBackoff {
+	r.backoffOnce.Do(func() {
+		if r.backoff == nil {
+			r.backoff = newChildBackoff(time.Now)
+		}
+	})
+	return r.backoff
+}
+
+func keyOf(t *zmqv1.ZMQTopology, kind render.Kind, name string) childKey {
+	return childKey{topology: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, kind: kind, name: name}
 }
 
 // sameJSON compares two apply configurations by their JSON form, the form

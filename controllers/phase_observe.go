@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
@@ -14,7 +16,9 @@ import (
 )
 
 // observe reads each component's workload. It runs when the spec is
-// invalid too, so status keeps reporting what runs.
+// invalid too, so status keeps reporting what runs. A workload read at an
+// older generation than this reconcile's apply returned is a stale cache:
+// it counts as not rolled out, and the topology is reconciled again soon.
 func (r *ZMQTopologyReconciler) observe(ctx context.Context, s *scope) error {
 	t := s.topology
 	s.workloads = make(map[string]workload, len(t.Spec.Components))
@@ -43,10 +47,19 @@ func (r *ZMQTopologyReconciler) observe(ctx context.Context, s *scope) error {
 		case err != nil:
 			return fmt.Errorf("reading workload of component %s: %w", c.Name, err)
 		}
+		w.appliedGeneration = s.applied[c.Name]
+		if w.generation < w.appliedGeneration {
+			s.requeue(staleCacheRequeue)
+		}
 		s.workloads[c.Name] = w
 	}
 	return nil
 }
+
+// staleCacheRequeue is how soon a topology is reconciled again when the
+// cache has not caught up with the operator's own write. The watch event
+// of that write normally comes first.
+const staleCacheRequeue = time.Second
 
 // computeStatus fills the topology's status from the scope. When the spec is
 // invalid, the component and link lists keep describing what runs (the
@@ -55,12 +68,13 @@ func computeStatus(s *scope, clusterDomain string) {
 	t := s.topology
 	in := conditionInputs{
 		generation:  t.Generation,
-		invalid:     s.invalid,
+		invalid:     append(append(field.ErrorList(nil), s.invalid...), s.refused...),
 		applyErr:    s.applyErr,
 		internalErr: s.internalErr,
+		stalled:     s.stalled,
 		paused:      t.Spec.Paused,
 	}
-	if len(s.invalid) == 0 && s.workloads != nil {
+	if len(in.invalid) == 0 && s.workloads != nil {
 		byName := make(map[string]observed, len(t.Spec.Components))
 		t.Status.Components = t.Status.Components[:0]
 		for i := range t.Spec.Components {
@@ -83,6 +97,8 @@ func computeStatus(s *scope, clusterDomain string) {
 	setReadyCondition(&t.Status.Conditions, in)
 	setProgressingCondition(&t.Status.Conditions, in)
 	setDegradedCondition(&t.Status.Conditions, in)
+	setReconcilingCondition(&t.Status.Conditions, in)
+	setStalledCondition(&t.Status.Conditions, in)
 	if s.internalErr == nil {
 		t.Status.ObservedGeneration = t.Generation
 	}

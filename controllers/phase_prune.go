@@ -19,10 +19,10 @@ import (
 // children of removed components, and a workload or Service whose kind
 // changed (a Deployment that became a StatefulSet when it was scaled). It
 // runs only after every desired child was applied, so a failed apply never
-// removes a working child.
+// removes a working child. A failed deletion backs off like a failed apply.
 func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 	t := s.topology
-	if len(s.invalid) > 0 || t.Spec.Paused || s.applyErr != nil {
+	if len(s.invalid) > 0 || t.Spec.Paused || s.applyErr != nil || len(s.refused) > 0 {
 		return nil
 	}
 	want := make(map[string]bool, len(s.desired))
@@ -43,12 +43,21 @@ func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 			if want[string(kind)+"/"+obj.GetName()] || !metav1.IsControlledBy(obj, t) || !obj.GetDeletionTimestamp().IsZero() {
 				continue
 			}
-			err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
-			if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
-				s.applyErr = fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
-				r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "DeleteFailed", "Delete", "%s", s.applyErr.Error())
+			key := keyOf(t, kind, obj.GetName())
+			if f, left := r.failures().waiting(key, t.Generation); f != nil {
+				r.report(s, render.Object{Kind: kind, Name: obj.GetName()}, f)
+				s.requeue(left)
 				return nil
 			}
+			err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+				f, period := r.failures().failed(key, t.Generation, fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err), false)
+				r.report(s, render.Object{Kind: kind, Name: obj.GetName()}, f)
+				s.requeue(period)
+				r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "DeleteFailed", "Delete", "%v (retry in %s)", f.err, period)
+				return nil
+			}
+			r.failures().succeeded(key)
 			logf.FromContext(ctx).Info("Deleted child", "kind", kind, "name", obj.GetName())
 			r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
 		}

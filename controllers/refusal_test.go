@@ -1,170 +1,187 @@
 package controllers
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
-// This file holds the examples of issue #9, each a topology that used to
-// be admitted and then failed on a child: each is now refused with the
-// field path of the culprit, and never touches a child.
-
-// expectRefused checks that the API server refuses err's request with a
-// message containing every want.
-func expectRefused(t *testing.T, err error, want ...string) {
-	t.Helper()
-	t.Logf("refused: %v", err)
-	if err == nil {
-		t.Fatal("the API server admitted it; want it refused")
+// refusalFixture: a ventilator that binds "tasks", and a sink whose user
+// template declares a metrics port of its own and a probe.
+func refusalFixture() *zmqv1.ZMQTopology {
+	z := &zmqv1.ZMQTopology{}
+	z.Name, z.Namespace = "pipe", "ns"
+	app := func(ports ...corev1.ContainerPort) *corev1.PodTemplateSpec {
+		return &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "app:1", Ports: ports,
+			LivenessProbe: &corev1.Probe{PeriodSeconds: 5},
+		}}}}
 	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q\ndoes not contain %q", err, w)
-		}
-	}
-}
-
-// TestIssue9RefusedAtAdmission covers examples 1, 2, 4, 5 and 6: specs the
-// API server now refuses with the field path, so nothing is ever created.
-func TestIssue9RefusedAtAdmission(t *testing.T) {
-	ctx, _ := envtestOnly(t)
-	ns := newNamespace(ctx, t)
-	for _, tc := range []struct {
-		name   string
-		mutate func(z *zmqv1.ZMQTopology)
-		want   []string
-	}{
-		{"example 1: a dot in the topology name", func(z *zmqv1.ZMQTopology) { z.Name = "my.pipe" },
-			[]string{"metadata.name must be a DNS-1035 label"}},
-		{"example 2: a socket name that is not a port name", func(z *zmqv1.ZMQTopology) {
-			z.Spec.Components[2].Sockets[0].Name = "re--sults"
-			z.Spec.Components[1].Sockets[1].Connect.Socket = "re--sults"
-		}, []string{"spec.components[2].sockets[0].name", "may not contain '--'"}},
-		{"example 4: a container named like the sidecar", func(z *zmqv1.ZMQTopology) {
-			z.Spec.Components[0].Template.Spec.Containers[0].Name = zmqv1.SidecarContainerName
-		}, []string{"spec.components[0].template.spec.containers", "zmq-sidecar is reserved"}},
-		{"example 6: an address port out of range", func(z *zmqv1.ZMQTopology) {
-			z.Spec.Components[2].Sockets = append(z.Spec.Components[2].Sockets,
-				zmqv1.Socket{Name: "legacy", Type: zmqv1.PULL, Connect: &zmqv1.ConnectSpec{Address: "tcp://legacy.example:99999"}})
-		}, []string{"spec.components[2].sockets[1].connect.address", "the port of address must be between 1 and 65535"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
-			tc.mutate(z)
-			expectRefused(t, k8sClient.Create(ctx, z), tc.want...)
-		})
-	}
-
-	// Example 5 as a user writes it, `template: {}`: the typed client
-	// would send a spec with containers: null instead.
-	t.Run("example 5: a template without containers", func(t *testing.T) {
-		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{Object: raw}
-		u.SetGroupVersionKind(zmqv1.GroupVersion.WithKind("ZMQTopology"))
-		comps, _, _ := unstructured.NestedSlice(u.Object, "spec", "components")
-		comps[0].(map[string]any)["template"] = map[string]any{}
-		if err := unstructured.SetNestedSlice(u.Object, comps, "spec", "components"); err != nil {
-			t.Fatal(err)
-		}
-		expectRefused(t, k8sClient.Create(ctx, u), "spec.components[0].template.spec.containers", "a template needs at least one container")
-	})
-}
-
-// subtestGomega is envtestOnly's Gomega for a subtest: the same timeouts.
-func subtestGomega(t *testing.T) gomega.Gomega {
-	g := gomega.NewWithT(t)
-	g.SetDefaultEventuallyTimeout(30 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	g.SetDefaultConsistentlyDuration(2 * time.Second)
-	return g
-}
-
-// collidingTopology is example 3: component x (2 replicas, binding a
-// socket, so it has the headless Service t-x-headless) and component
-// x-headless (whose ClusterIP Service is t-x-headless too).
-func collidingTopology(ns, name string) *zmqv1.ZMQTopology {
-	tpl := &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}}
-	return &zmqv1.ZMQTopology{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: zmqv1.ZMQTopologySpec{Components: []zmqv1.Component{
-			{Name: "x", Replicas: ptr.To[int32](2), Template: tpl.DeepCopy(), Sockets: []zmqv1.Socket{
-				{Name: "out", Type: zmqv1.PUSH, Bind: &zmqv1.BindSpec{Port: 5000}},
-			}},
-			{Name: "x-headless", Template: tpl.DeepCopy(), Sockets: []zmqv1.Socket{
-				{Name: "in", Type: zmqv1.PULL, Bind: &zmqv1.BindSpec{Port: 5001}},
-			}},
+	z.Spec.Components = []zmqv1.Component{
+		{Name: "ventilator", Template: app(), Sockets: []zmqv1.Socket{
+			{Name: "tasks", Type: zmqv1.PUSH, Bind: &zmqv1.BindSpec{Port: 5557}},
+		}},
+		{Name: "sink", Replicas: ptr.To[int32](1), Template: app(corev1.ContainerPort{Name: "metrics", ContainerPort: 9090}), Sockets: []zmqv1.Socket{
+			{Name: "ctl", Type: zmqv1.REP, Bind: &zmqv1.BindSpec{Port: 5559}},
+			{Name: "re--sults", Type: zmqv1.PULL, Bind: &zmqv1.BindSpec{Port: 5558}},
 		}},
 	}
+	return z
 }
 
-// TestIssue9DerivedNameCollision is example 3: the graph rule in Validate
-// reports it (the webhook will run it at admission) and the controller
-// creates nothing; added to a running topology, it changes nothing.
-func TestIssue9DerivedNameCollision(t *testing.T) {
-	ctx, _ := envtestOnly(t)
-	ns := newNamespace(ctx, t)
-	const path = `spec.components[1].name: Invalid value: "x-headless": its Service "t-x-headless" is also a child of component "x"`
-
-	t.Run("created", func(t *testing.T) {
-		g := subtestGomega(t)
-		z := collidingTopology(ns, "t")
-		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-		eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, path)
-		g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.BeEmpty(), "nothing may be created")
-	})
-
-	t.Run("added to a running topology", func(t *testing.T) {
-		g := subtestGomega(t)
-		z := collidingTopology(ns, "t2")
-		z.Spec.Components = z.Spec.Components[:1]
-		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-		key := client.ObjectKeyFromObject(z)
-		g.Eventually(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.HaveKey("Service/t2-x-headless"))
-		markAllReady(ctx, g, z)
-		eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-		before := childVersions(ctx, t, z)
-
-		g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
-		z.Spec.Components = append(z.Spec.Components, collidingTopology(ns, "t2").Spec.Components[1])
-		g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
-		eventuallyReady(ctx, g, key, metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, strings.ReplaceAll(path, `"t-`, `"t2-`))
-		g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.Equal(before),
-			"the running component's headless Service must not be taken over")
-	})
+func rendered(t *testing.T, z *zmqv1.ZMQTopology, kind render.Kind, name string) render.Object {
+	t.Helper()
+	objs, err := render.Render(z, renderOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.Kind == kind && o.Name == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return render.Object{}
 }
 
-// TestIssue9InvalidRenameOfRunningTopology is example 7: renaming a socket
-// of a running topology to an invalid port name is refused at admission,
-// and no child is written.
-func TestIssue9InvalidRenameOfRunningTopology(t *testing.T) {
-	ctx, g := envtestOnly(t)
-	ns := newNamespace(ctx, t)
-	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
-	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-	key := client.ObjectKeyFromObject(z)
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
-	markAllReady(ctx, g, z)
-	eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-	before := childVersions(ctx, t, z)
+// invalid builds the error the API server returns for an invalid object.
+func invalid(kind, name string, errs ...*field.Error) error {
+	return apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: kind}, name, errs)
+}
 
-	g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
-	z.Spec.Components[1].Sockets[1].Name = "re--sults"
-	z.Spec.Components[1].Sockets[1].Connect.Socket = "re--sults"
-	z.Spec.Components[2].Sockets[0].Name = "re--sults"
-	expectRefused(t, k8sClient.Update(ctx, z), "spec.components[1].sockets[1].name", "spec.components[2].sockets[0].name", "may not contain '--'")
-	g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.Equal(before))
+func TestRefusalErrorsMapChildFieldsToTheSpec(t *testing.T) {
+	z := refusalFixture()
+	sinkDeploy := rendered(t, z, render.KindDeployment, "pipe-sink")
+	sinkSvc := rendered(t, z, render.KindService, "pipe-sink")
+	ventCM := rendered(t, z, render.KindConfigMap, "pipe-ventilator-zmq")
+	containers := field.NewPath("spec", "template", "spec").Child("containers").Index(0)
+
+	for _, tc := range []struct {
+		name string
+		obj  render.Object
+		err  error
+		want []string
+	}{
+		{"a container port the operator added is the bound socket's name",
+			sinkDeploy, invalid("Deployment", "pipe-sink", field.Invalid(containers.Child("ports").Index(2).Child("name"), "re--sults", "must not contain consecutive hyphens")),
+			[]string{`spec.components[1].sockets[1].name: Invalid value: Deployment pipe-sink refused by the API server: spec.template.spec.containers[0].ports[2].name: Invalid value: "re--sults": must not contain consecutive hyphens`}},
+		{"its containerPort is the socket's bind port",
+			sinkDeploy, invalid("Deployment", "pipe-sink", field.Invalid(containers.Child("ports").Index(1).Child("containerPort"), 5559, "taken")),
+			[]string{`spec.components[1].sockets[0].bind.port: Invalid value: Deployment pipe-sink refused by the API server: spec.template.spec.containers[0].ports[1].containerPort: Invalid value: 5559: taken`}},
+		{"a port of the user's template stays in the template",
+			sinkDeploy, invalid("Deployment", "pipe-sink", field.Invalid(containers.Child("ports").Index(0).Child("name"), "metrics", "nope")),
+			[]string{`spec.components[1].template.spec.containers[0].ports[0].name: Invalid value: Deployment pipe-sink`}},
+		{"a field of the user's template maps into it",
+			sinkDeploy, invalid("Deployment", "pipe-sink", field.Required(containers.Child("livenessProbe"), "must specify a handler type")),
+			[]string{`spec.components[1].template.spec.containers[0].livenessProbe: Invalid value: Deployment pipe-sink refused by the API server: spec.template.spec.containers[0].livenessProbe: Required value: must specify a handler type`}},
+		{"a field the operator injected falls back to the component",
+			sinkDeploy, invalid("Deployment", "pipe-sink", field.Invalid(containers.Child("env").Index(3).Child("name"), "X", "bad")),
+			[]string{`spec.components[1]: Invalid value: Deployment pipe-sink refused by the API server: spec.template.spec.containers[0].env[3].name`}},
+		{"a Service port is the bound socket's",
+			sinkSvc, invalid("Service", "pipe-sink", field.Invalid(field.NewPath("spec", "ports").Index(1).Child("name"), "re--sults", "bad")),
+			[]string{`spec.components[1].sockets[1].name: Invalid value: Service pipe-sink`}},
+		{"every cause is reported",
+			sinkSvc, invalid("Service", "pipe-sink",
+				field.Invalid(field.NewPath("spec", "ports").Index(0).Child("port"), 5559, "bad"),
+				field.Invalid(field.NewPath("spec", "ports").Index(1).Child("name"), "re--sults", "bad")),
+			[]string{`spec.components[1].sockets[0].bind.port: `, `spec.components[1].sockets[1].name: `}},
+		{"a child's name comes from the component's name",
+			ventCM, invalid("ConfigMap", "pipe-ventilator-zmq", field.Invalid(field.NewPath("metadata", "name"), "x", "bad")),
+			[]string{`spec.components[0].name: Invalid value: ConfigMap pipe-ventilator-zmq refused`}},
+		{"an admission policy's denial without a field names the component",
+			sinkDeploy, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "pipe-sink",
+				errors.New("ValidatingAdmissionPolicy 'p' with binding 'b' denied request: frozen")),
+			[]string{`spec.components[1]: Invalid value: Deployment pipe-sink refused by the API server: deployments.apps "pipe-sink" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: frozen`}},
+		{"a foreign object names the component",
+			ventCM, fmt.Errorf("applying: %w", &foreignObjectError{kind: render.KindConfigMap, name: "pipe-ventilator-zmq"}),
+			[]string{`spec.components[0].name: Invalid value: ConfigMap pipe-ventilator-zmq already exists and is not controlled by this topology`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := refusalErrors(z, tc.obj, fmt.Errorf("applying: %w", tc.err))
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %d errors, want %d: %v", len(errs), len(tc.want), errs)
+			}
+			for i, e := range errs {
+				if !strings.HasPrefix(e.Error(), tc.want[i]) {
+					t.Errorf("error %d:\n got %s\nwant prefix %s", i, e.Error(), tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestTopologyNameMapsToMetadataName(t *testing.T) {
+	z := refusalFixture()
+	z.Name = "my.pipe" // legal for a custom resource, not for a Service
+	svc := rendered(t, z, render.KindService, "my.pipe-sink")
+	errs := refusalErrors(z, svc, invalid("Service", "my.pipe-sink", field.Invalid(field.NewPath("metadata", "name"), "my.pipe-sink", "a DNS-1035 label")))
+	if len(errs) != 1 || errs[0].Field != "metadata.name" {
+		t.Fatalf("got %v, want one error at metadata.name", errs)
+	}
+}
+
+func TestIsRefusal(t *testing.T) {
+	gr := schema.GroupResource{Group: "apps", Resource: "deployments"}
+	terminating := apierrors.NewForbidden(gr, "x", errors.New("namespace is terminating"))
+	terminating.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause}}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{invalid("Deployment", "x", field.Required(field.NewPath("spec"), "")), true},
+		{apierrors.NewBadRequest("bad"), true},
+		{apierrors.NewForbidden(gr, "x", errors.New("exceeded quota")), true},
+		{apierrors.NewRequestEntityTooLargeError("too large"), true},
+		{&foreignObjectError{kind: render.KindService, name: "x"}, true},
+		{terminating, false},
+		{apierrors.NewConflict(gr, "x", errors.New("changed")), false},
+		{apierrors.NewInternalError(errors.New("etcd")), false},
+		{apierrors.NewServerTimeout(gr, "patch", 1), false},
+		{apierrors.NewTooManyRequests("slow down", 1), false},
+		{apierrors.NewServiceUnavailable("down"), false},
+		{errors.New("connection refused"), false},
+	} {
+		if got := isRefusal(fmt.Errorf("applying: %w", tc.err)); got != tc.want {
+			t.Errorf("isRefusal(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestParseFieldPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"spec.template.spec.containers[0].ports[1].name": "spec.template.spec.containers[0].ports[1].name",
+		"metadata.annotations[example.com/x]":            "metadata.annotations[example.com/x]",
+		"spec":                                           "spec",
+	} {
+		segs, ok := parseFieldPath(in)
+		if !ok {
+			t.Fatalf("%q: not parsed", in)
+		}
+		p := field.NewPath(segs[0].name)
+		for _, k := range segs[0].keys {
+			p = p.Key(k)
+		}
+		for _, s := range segs[1:] {
+			p = s.appendTo(p)
+		}
+		if p.String() != want {
+			t.Errorf("%q: got %q", in, p.String())
+		}
+	}
+	for _, bad := range []string{"", ".spec", "spec.", "spec[0", "spec[0]x", "a..b"} {
+		if _, ok := parseFieldPath(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -23,9 +25,32 @@ type scope struct {
 	// desired are the children the topology should have. Set by render.
 	desired []render.Object
 
-	// applyErr is the first error writing a child; it names the child.
-	// Set by apply and prune.
+	// refused holds what the API server refused (or would refuse for
+	// certain), as errors on the spec field each refused child field was
+	// rendered from; when set, no child was written. Reported as InvalidSpec.
+	// Set by apply.
+	refused field.ErrorList
+
+	// applyErr is the first error writing or deleting a child that is not
+	// a refusal of the spec (transient, or after other children were
+	// written); it names the child. Set by apply and prune.
 	applyErr error
+
+	// stalled is true when a child keeps failing: it was refused, or it
+	// failed stalledFailures times in a row or for stalledAfter. Set by
+	// apply and prune.
+	stalled bool
+
+	// applied is the metadata.generation that this reconcile's apply
+	// returned for each component's workload, by component name; a
+	// workload observed at an older generation is a stale read. Set by
+	// apply.
+	applied map[string]int64
+
+	// requeueAfter asks for another reconcile: when a child's backoff
+	// period ends, or soon when the cache lags behind our own writes.
+	// Set by apply, prune and observe through requeue.
+	requeueAfter time.Duration
 
 	// internalErr is an unexpected error whose details belong in the log,
 	// not in status. Set by any phase.
@@ -35,6 +60,13 @@ type scope struct {
 	// StatefulSets, by component name; a missing workload has no entry.
 	// Set by observe.
 	workloads map[string]workload
+}
+
+// requeue asks for a reconcile after d at the latest.
+func (s *scope) requeue(d time.Duration) {
+	if d > 0 && (s.requeueAfter == 0 || d < s.requeueAfter) {
+		s.requeueAfter = d
+	}
 }
 
 // workload is the part of a Deployment's or StatefulSet's state that
@@ -48,6 +80,14 @@ type workload struct {
 	ready              int32
 	available          int32
 	terminating        int32
+	// updateRevision and currentRevision are a StatefulSet's: the rollout is
+	// complete when they are equal.
+	updateRevision  string
+	currentRevision string
+	// appliedGeneration is the generation our apply produced in this
+	// reconcile (0 when it wrote nothing); a lower generation is a stale
+	// read of the cache.
+	appliedGeneration int64
 }
 
 func deploymentWorkload(d *appsv1.Deployment) workload {
@@ -75,5 +115,7 @@ func statefulSetWorkload(s *appsv1.StatefulSet) workload {
 		updated:            s.Status.UpdatedReplicas,
 		ready:              s.Status.ReadyReplicas,
 		available:          s.Status.AvailableReplicas,
+		updateRevision:     s.Status.UpdateRevision,
+		currentRevision:    s.Status.CurrentRevision,
 	}
 }

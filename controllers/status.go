@@ -25,7 +25,14 @@ const (
 	phaseMissing           // no workload yet
 	phaseRollingOut        // the workload has not caught up with its spec
 	phaseUnavailable       // rolled out, but replicas are not ready
+	phaseStale             // the cache still shows the workload from before our write
 )
+
+// moving is true while the component's workload has not caught up with
+// what the operator wrote.
+func (p phase) moving() bool {
+	return p == phaseMissing || p == phaseRollingOut || p == phaseStale
+}
 
 // observed is one component's status and phase.
 type observed struct {
@@ -49,7 +56,10 @@ func observeComponent(t *zmqv1.ZMQTopology, c *zmqv1.Component, w *workload, clu
 	st.ReadyReplicas = w.ready
 	st.UpdatedReplicas = w.updated
 	switch {
-	case w.observedGeneration < w.generation || w.updated != desired || w.replicas != desired || w.terminating > 0:
+	case w.generation < w.appliedGeneration:
+		return observed{status: st, phase: phaseStale}
+	case w.observedGeneration < w.generation || w.updated != desired || w.replicas != desired || w.terminating > 0,
+		w.kind == render.KindStatefulSet && w.updateRevision != w.currentRevision:
 		return observed{status: st, phase: phaseRollingOut}
 	case w.ready != desired || w.available != desired:
 		return observed{status: st, phase: phaseUnavailable}
@@ -78,6 +88,8 @@ func (o observed) describe() string {
 	switch o.phase {
 	case phaseMissing:
 		return fmt.Sprintf("component %s: %s not created yet", s.Name, s.Kind)
+	case phaseStale:
+		return fmt.Sprintf("component %s: waiting to observe the %s just written", s.Name, s.Kind)
 	case phaseRollingOut:
 		return fmt.Sprintf("component %s: rolling out, %d/%d replicas updated, %d ready", s.Name, s.UpdatedReplicas, s.Replicas, s.ReadyReplicas)
 	case phaseUnavailable:
@@ -135,6 +147,7 @@ type conditionInputs struct {
 	invalid     field.ErrorList
 	applyErr    error
 	internalErr error
+	stalled     bool // a child keeps failing
 	paused      bool
 	components  []observed // in spec order
 	links       []zmqv1.LinkStatus
@@ -196,7 +209,7 @@ func setProgressingCondition(conds *[]metav1.Condition, in conditionInputs) {
 		c.Reason, c.Message = zmqv1.ReasonPaused, "spec.paused is true: children are not changed"
 	} else {
 		for _, o := range in.components {
-			if o.phase == phaseMissing || o.phase == phaseRollingOut {
+			if o.phase.moving() {
 				c.Status, c.Reason, c.Message = metav1.ConditionTrue, zmqv1.ReasonRollingOut, o.describe()
 				break
 			}
@@ -237,4 +250,52 @@ func ready[T any](items []T, isReady func(T) bool) string {
 		}
 	}
 	return fmt.Sprintf("%d/%d", n, len(items))
+}
+
+// setReconcilingCondition is kstatus' Reconciling (abnormal-true, read as
+// InProgress): True while the operator works towards the spec, that is a
+// workload being created or rolled out, a stale read of one, or a failed
+// write about to be retried; False otherwise, and False when stalled (the
+// two are never True together).
+func setReconcilingCondition(conds *[]metav1.Condition, in conditionInputs) {
+	c := metav1.Condition{Type: zmqv1.ConditionReconciling, Status: metav1.ConditionTrue, ObservedGeneration: in.generation}
+	switch {
+	case len(in.invalid) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, "stalled: see the Stalled condition"
+	case in.stalled:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, zmqv1.ReasonApplyFailed, "stalled: see the Stalled condition"
+	case in.paused:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, zmqv1.ReasonPaused, "spec.paused is true: children are not changed"
+	case in.internalErr != nil:
+		c.Reason, c.Message = zmqv1.ReasonInternalError, "Please check the operator's logs for errors"
+	case in.applyErr != nil:
+		c.Reason, c.Message = zmqv1.ReasonApplyFailed, in.applyErr.Error()+" (retried with backoff)"
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, zmqv1.ReasonAsExpected, "every workload has caught up with the spec"
+		for _, o := range in.components {
+			if o.phase.moving() {
+				c.Status, c.Reason, c.Message = metav1.ConditionTrue, zmqv1.ReasonRollingOut, o.describe()
+				break
+			}
+		}
+	}
+	meta.SetStatusCondition(conds, c)
+}
+
+// setStalledCondition is kstatus' Stalled (abnormal-true, read as Failed):
+// True when the operator cannot make progress until someone changes the
+// spec or the cluster: the spec is invalid or a child was refused
+// (InvalidSpec), or a child keeps failing (ApplyFailed, retried with
+// backoff all the same).
+func setStalledCondition(conds *[]metav1.Condition, in conditionInputs) {
+	c := metav1.Condition{Type: zmqv1.ConditionStalled, Status: metav1.ConditionTrue, ObservedGeneration: in.generation}
+	switch {
+	case len(in.invalid) > 0:
+		c.Reason, c.Message = zmqv1.ReasonInvalidSpec, invalidMessage(in.invalid)
+	case in.stalled && in.applyErr != nil:
+		c.Reason, c.Message = zmqv1.ReasonApplyFailed, in.applyErr.Error()+" (failing persistently; retried with backoff)"
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, zmqv1.ReasonAsExpected, "not stalled"
+	}
+	meta.SetStatusCondition(conds, c)
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,10 +43,12 @@ var (
 	k8sClient  client.Client // the tests' own client, uncached
 	testScheme = k8sruntime.NewScheme()
 	renderOpts = render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test"}
-	// managerWrites counts the write requests the manager sends.
-	managerWrites atomic.Int64
-	skipReason    string
-	assetsDir     string // the control-plane binaries, kubectl among them
+	// managerWrites counts the write requests the manager sends;
+	// managerWriteLog lists them.
+	managerWrites   atomic.Int64
+	managerWriteLog writeLog
+	skipReason      string
+	assetsDir       string // the control-plane binaries, kubectl among them
 )
 
 func TestMain(m *testing.M) {
@@ -114,6 +118,7 @@ func zapLevel() zapcore.Level {
 func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error) {
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.Wrap(countWrites(&managerWrites))
+	mcfg.Wrap(managerWriteLog.record)
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -156,6 +161,60 @@ func countWrites(n *atomic.Int64) func(http.RoundTripper) http.RoundTripper {
 			return rt.RoundTrip(req)
 		})
 	}
+}
+
+// writeLog records the write requests sent through a transport.
+type writeLog struct {
+	mu     sync.Mutex
+	writes []loggedWrite
+}
+
+// loggedWrite is one write request: when, its method and URL path, and
+// whether it was a dry run.
+type loggedWrite struct {
+	at     time.Time
+	method string
+	path   string
+	dryRun bool
+}
+
+func (l *writeLog) record(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			l.mu.Lock()
+			l.writes = append(l.writes, loggedWrite{at: time.Now(), method: req.Method, path: req.URL.Path, dryRun: req.URL.Query().Has("dryRun")})
+			l.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// to lists the writes to one URL path since a time.
+func (l *writeLog) to(path string, since time.Time) []loggedWrite {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []loggedWrite
+	for _, w := range l.writes {
+		if w.path == path && !w.at.Before(since) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// under lists the writes to URL paths under a prefix since a time.
+func (l *writeLog) under(prefix string, since time.Time) []loggedWrite {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []loggedWrite
+	for _, w := range l.writes {
+		if strings.HasPrefix(w.path, prefix) && !w.at.Before(since) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -7,6 +7,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,6 +35,11 @@ type ZMQTopologyReconciler struct {
 	Recorder events.EventRecorder
 	// Render holds the operator-wide rendering settings.
 	Render render.Options
+
+	// backoff keeps failing children from being retried before their
+	// backoff period ends; see failures.
+	backoff     *childBackoff
+	backoffOnce sync.Once
 }
 
 // phaseFunc is one step of a reconcile. An error aborts the reconcile (and
@@ -52,9 +58,13 @@ type phaseFunc func(ctx context.Context, s *scope) error
 func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, reterr error) {
 	topology := &zmqv1.ZMQTopology{}
 	if err := r.Get(ctx, req.NamespacedName, topology); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.failures().forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !topology.DeletionTimestamp.IsZero() {
+		r.failures().forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the garbage collector deletes the children
 	}
 	s := &scope{topology: topology, original: topology.DeepCopy()}
@@ -62,7 +72,7 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// Status is computed and patched once, whatever the phases did.
 	defer func() {
 		retry, err := r.patchStatus(ctx, s)
-		if retry && res.RequeueAfter == 0 {
+		if retry && (res.RequeueAfter == 0 || res.RequeueAfter > time.Second) {
 			res.RequeueAfter = time.Second
 		}
 		reterr = errors.Join(reterr, err)
@@ -74,9 +84,10 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, err
 		}
 	}
-	// A child that could not be written is retried with backoff; its error
-	// is already in status and in an event.
-	return ctrl.Result{}, s.applyErr
+	// A child that could not be written is retried when its backoff period
+	// ends (not through the returned error, which would retry at once on
+	// any event); its error is already in status and in an event.
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
 }
 
 // patchStatus computes the status from the scope and patches it only if it

@@ -10,16 +10,35 @@ const (
 	// ConditionDegraded is True when the spec is invalid, children cannot be
 	// written, or a rolled-out component has lost replicas.
 	ConditionDegraded = "Degraded"
+
+	// ConditionReconciling is the kstatus condition of the same name
+	// (sigs.k8s.io/cli-utils/pkg/kstatus), with "abnormal-true" polarity:
+	// True while the operator is still working towards the spec (a workload
+	// being created or rolled out, a workload not yet observed at the
+	// generation just written, a failed write about to be retried); False
+	// otherwise. kstatus reads True as InProgress. Never True together with
+	// ConditionStalled.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is the kstatus condition of the same name, with
+	// "abnormal-true" polarity: True when the operator cannot make progress
+	// until someone changes the spec or the cluster: the spec is invalid or
+	// the API server refused a child (ReasonInvalidSpec), or a child keeps
+	// failing (ReasonApplyFailed; still retried with backoff); False
+	// otherwise. kstatus reads True as Failed.
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons of a ZMQTopology.
 const (
 	// ReasonReady: every component is ready.
 	ReasonReady = "AllComponentsReady"
-	// ReasonInvalidSpec: Validate reported errors; children are left as they
-	// were.
+	// ReasonInvalidSpec: Validate reported errors, or the API server refused
+	// a child (at the dry run that precedes every write); children are left
+	// as they were.
 	ReasonInvalidSpec = "InvalidSpec"
-	// ReasonApplyFailed: a child object could not be written.
+	// ReasonApplyFailed: a child object could not be written for a reason
+	// other than a refusal (the API server unavailable, a conflict); it is
+	// retried with backoff.
 	ReasonApplyFailed = "ApplyFailed"
 	// ReasonComponentNotReady: the named component is missing replicas.
 	ReasonComponentNotReady = "ComponentNotReady"
@@ -33,7 +52,8 @@ const (
 	ReasonPaused = "Paused"
 	// ReasonReplicasUnavailable: a rolled-out component lost replicas.
 	ReasonReplicasUnavailable = "ReplicasUnavailable"
-	// ReasonAsExpected: the condition's bad state does not hold.
+	// ReasonAsExpected: the condition's bad state does not hold (Degraded,
+	// Reconciling and Stalled False).
 	ReasonAsExpected = "AsExpected"
 	// ReasonInternalError: an unexpected error; details are in the
 	// operator's log.

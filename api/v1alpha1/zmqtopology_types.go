@@ -360,8 +360,11 @@ type ZMQTopologyStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions are Ready (every component fully rolled out and available,
-	// and the spec valid), Progressing (a rollout is under way) and Degraded
-	// (something that should work does not).
+	// and the spec valid), Progressing (a rollout is under way), Degraded
+	// (something that should work does not), and kstatus' Reconciling (the
+	// operator is still working towards the spec) and Stalled (it cannot
+	// make progress: invalid or refused spec, or a child that keeps
+	// failing).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
