@@ -14,8 +14,8 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests from markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+manifests: ## Generate the CRD, RBAC and webhook manifests from markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	go run ./hack/crd-trim config/crd/bases/*.yaml
 
 .PHONY: generate
@@ -105,7 +105,7 @@ build: ## Build the static binaries the images hold: manager, zmq-sidecar, zmq-e
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
-	go run . --leader-elect=false
+	go run . --leader-elect=false --webhook-cert-mode=none
 
 ##@ Demo
 

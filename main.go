@@ -22,10 +22,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
+	"github.com/zmq-operator/zmq-operator/internal/webhook/certs"
+	webhookv1alpha1 "github.com/zmq-operator/zmq-operator/internal/webhook/v1alpha1"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -45,6 +48,9 @@ func run() error {
 		leaderElectionNamespace string
 		renderOpts              render.Options
 		pullPolicy              string
+		webhookPort             int
+		webhookCertMode         string
+		webhookCerts            certs.Config
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -53,6 +59,13 @@ func run() error {
 	flag.StringVar(&renderOpts.ClusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, used in the endpoints given to connecting sockets.")
 	flag.StringVar(&renderOpts.SidecarImage, "sidecar-image", "ghcr.io/zmq-operator/zmq-sidecar:"+version, "Image of zmq-sidecar, which runs the devices (Forwarder, Streamer, Queue).")
 	flag.StringVar(&pullPolicy, "sidecar-image-pull-policy", "", "Pull policy of the sidecar image (Always, IfNotPresent, Never); empty keeps the Kubernetes default.")
+	flag.IntVar(&webhookPort, "webhook-port", webhook.DefaultPort, "Port of the validating webhook's HTTPS server.")
+	flag.StringVar(&webhookCertMode, "webhook-cert-mode", string(certs.SelfSigned), fmt.Sprintf("Where the webhook's serving certificate comes from: %s (the operator issues and rotates its own, no cert-manager needed), %s (cert-manager issues it into the same Secret), or %s (no webhook server; for running outside the cluster).", certs.SelfSigned, certs.CertManager, certs.None))
+	flag.StringVar(&webhookCerts.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook's tls.crt and tls.key (where the certificate Secret is mounted).")
+	flag.StringVar(&webhookCerts.Namespace, "webhook-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the webhook Service and certificate Secret (self-signed mode); defaults to $POD_NAMESPACE.")
+	flag.StringVar(&webhookCerts.SecretName, "webhook-secret-name", "zmq-operator-webhook-server-cert", "Secret that holds the self-signed CA and serving certificate (self-signed mode).")
+	flag.StringVar(&webhookCerts.ServiceName, "webhook-service-name", "zmq-operator-webhook-service", "Service in front of the webhook server; the certificate is issued for <service>.<namespace>.svc (self-signed mode).")
+	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -64,6 +77,16 @@ func run() error {
 		renderOpts.ImagePullPolicy = p
 	default:
 		return fmt.Errorf("--sidecar-image-pull-policy: unknown pull policy %q", pullPolicy)
+	}
+
+	mode, err := certs.ParseMode(webhookCertMode)
+	if err != nil {
+		return fmt.Errorf("--webhook-cert-mode: %w", err)
+	}
+	webhookCerts.Mode = mode
+	certProvisioner, err := certs.New(webhookCerts)
+	if err != nil {
+		return err
 	}
 
 	scheme := runtime.NewScheme()
@@ -79,7 +102,8 @@ func run() error {
 		LeaderElectionNamespace: leaderElectionNamespace,
 		// Stepping down on SIGTERM lets a new leader start at once.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions()),
+		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort}),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Reads after our own writes wait for the cache to catch up, so a
 			// reconcile never re-applies a child because it read a stale copy.
@@ -98,6 +122,20 @@ func run() error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}
+	if certProvisioner.Enabled() {
+		if err := certProvisioner.AddToManager(mgr); err != nil {
+			return fmt.Errorf("setting up webhook certificates: %w", err)
+		}
+		if err := webhookv1alpha1.SetupZMQTopologyWebhookWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up webhook: %w", err)
+		}
+		// A replica is Ready only once it serves the webhook, so a rollout
+		// waits for it and the Service never sends an admission review to
+		// a replica without its certificate.
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return err
+		}
+	}
 	if err := metrics.Registry.Register(controllers.NewTopologyCollector(mgr.GetCache())); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -115,6 +153,6 @@ func run() error {
 		return err
 	}
 
-	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage)
+	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "webhookCertMode", mode)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,27 +22,14 @@ import (
 // kubectl explain, and a server-side dry run of the install manifests.
 func TestKubectl(t *testing.T) {
 	ctx, g := envtestOnly(t)
-	kubectl := filepath.Join(assetsDir, "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		t.Skipf("no kubectl in %s (make k8s-bins builds it)", assetsDir)
-	}
-	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "kubectl-test", Groups: []string{"system:masters"}}, nil)
-	g.Expect(err).NotTo(gomega.HaveOccurred())
-	kc, err := user.KubeConfig()
-	g.Expect(err).NotTo(gomega.HaveOccurred())
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	g.Expect(os.WriteFile(kcPath, kc, 0o600)).To(gomega.Succeed())
+	kubectl := newKubectl(ctx, t)
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, kubectl, args...)
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-		out, err := cmd.CombinedOutput()
+		out, err := kubectl(args...)
 		if err != nil {
 			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		t.Logf("kubectl %s\n%s", strings.Join(args, " "), out)
-		return string(out)
+		return out
 	}
 
 	ns := newNamespace(ctx, t)
@@ -71,8 +59,45 @@ func TestKubectl(t *testing.T) {
 		"customresourcedefinition.apiextensions.k8s.io/zmqtopologies.zmq.topology.dev",
 		"clusterrole.rbac.authorization.k8s.io/zmq-operator-manager-role created (server dry run)",
 		"deployment.apps/zmq-operator-controller-manager created (server dry run)",
+		"validatingwebhookconfiguration.admissionregistration.k8s.io/zmq-operator-validating-webhook-configuration created (server dry run)",
+		"service/zmq-operator-webhook-service created (server dry run)",
+		"secret/zmq-operator-webhook-server-cert created (server dry run)",
+		"rolebinding.rbac.authorization.k8s.io/zmq-operator-manager-rolebinding created (server dry run)",
 	} {
 		g.Expect(out).To(gomega.ContainSubstring(want))
 	}
 	g.Expect(run("apply", "--dry-run=server", "-k", "config/samples", "-n", ns)).To(gomega.ContainSubstring("zmqtopology.zmq.topology.dev/pubsub created (server dry run)"))
+}
+
+// newKubectl returns a runner of the kubectl built by hack/build-k8s.sh,
+// logged in to the test control plane as a cluster admin, run from the
+// repository root. It returns kubectl's combined output and its error. The
+// test is skipped when there is no kubectl binary.
+func newKubectl(ctx context.Context, t *testing.T) func(args ...string) (string, error) {
+	t.Helper()
+	bin := filepath.Join(assetsDir, "kubectl")
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("no kubectl in %s (make k8s-bins builds it)", assetsDir)
+	}
+	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "kubectl-test", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+		out, err := cmd.CombinedOutput()
+		t.Logf("kubectl %s\n%s", strings.Join(args, " "), out)
+		return string(out), err
+	}
 }

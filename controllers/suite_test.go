@@ -15,6 +15,7 @@ import (
 
 	"github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -28,15 +29,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
+	webhookv1alpha1 "github.com/zmq-operator/zmq-operator/internal/webhook/v1alpha1"
 )
 
 // The envtest suite runs a real kube-apiserver and etcd, built from source by
-// hack/build-k8s.sh (make k8s-bins), with the CRD from config/crd/bases and
-// the controller running in a manager. envtest runs no other controllers:
+// hack/build-k8s.sh (make k8s-bins), with the CRD from config/crd/bases, the
+// validating webhook from config/webhook, and the controller and the
+// webhook server running in one manager. envtest runs no other controllers:
 // workloads never get pods, so tests patch workload status themselves.
 var (
 	testEnv    *envtest.Environment
@@ -76,6 +80,9 @@ func runSuite(m *testing.M) int {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join("..", "config", "webhook")},
+		},
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
@@ -99,6 +106,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1
 	}
+	if err := guardNamespacesUnlessLabelled(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook:", err)
+		return 1
+	}
 	code := m.Run()
 	cancel()
 	<-done
@@ -119,8 +130,12 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.Wrap(countWrites(&managerWrites))
 	mcfg.Wrap(managerWriteLog.record)
+	wo := testEnv.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
-		Scheme:                 testScheme,
+		Scheme: testScheme,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir,
+		}),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  CacheOptions(),
@@ -139,6 +154,9 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
+	if err := webhookv1alpha1.SetupZMQTopologyWebhookWithManager(mgr); err != nil {
+		return nil, err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -146,7 +164,76 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 			fmt.Fprintln(os.Stderr, "manager stopped:", err)
 		}
 	}()
+	// Tests start once the webhook serves: before, the API server would
+	// refuse every topology (failurePolicy: Fail).
+	started := mgr.GetWebhookServer().StartedChecker()
+	deadline := time.Now().Add(30 * time.Second)
+	for started(nil) != nil {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("webhook server not serving after 30s: %w", started(nil))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	return done, nil
+}
+
+// unguardedLabel marks the namespaces of this suite that the webhook skips.
+// The envtest copy of the webhook configuration, and only it, gets a
+// namespaceSelector on this label: topologies in such namespaces stand for
+// those the webhook never saw (stored before it was installed, or before a
+// rule was added to Validate), which is what the controller's own Validate
+// backstops. The shipped configuration has no selector.
+const unguardedLabel = "zmq-operator.test/webhook"
+
+// guardNamespacesUnlessLabelled adds that selector to the installed webhook
+// configuration and waits until the API server uses it.
+func guardNamespacesUnlessLabelled(ctx context.Context) error {
+	for _, vwc := range testEnv.WebhookInstallOptions.ValidatingWebhooks {
+		live := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: vwc.Name}, live); err != nil {
+			return err
+		}
+		for i := range live.Webhooks {
+			live.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: unguardedLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"off"}},
+			}}
+		}
+		if err := k8sClient.Update(ctx, live); err != nil {
+			return err
+		}
+	}
+	// The API server reads webhook configurations through an informer: wait
+	// until a topology that only the webhook refuses is admitted in an
+	// unguarded namespace.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "zt-probe-", Labels: map[string]string{unguardedLabel: "off"}}}
+	if err := k8sClient.Create(ctx, ns); err != nil {
+		return err
+	}
+	probe := danglingConnect(ns.Name)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := k8sClient.Create(ctx, probe, client.DryRunAll)
+		if err == nil {
+			return k8sClient.Delete(ctx, ns)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the webhook still refuses topologies in unguarded namespaces: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// danglingConnect is a topology that passes the CRD's schema and CEL rules
+// but not Validate: its worker connects to a socket the ventilator lacks.
+func danglingConnect(ns string) *zmqv1.ZMQTopology {
+	app := &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}
+	return &zmqv1.ZMQTopology{
+		ObjectMeta: metav1.ObjectMeta{Name: "dangling", Namespace: ns},
+		Spec: zmqv1.ZMQTopologySpec{Components: []zmqv1.Component{
+			{Name: "ventilator", Template: app.DeepCopy(), Sockets: []zmqv1.Socket{{Name: "tasks", Type: zmqv1.PUSH, Bind: &zmqv1.BindSpec{Port: 5557}}}},
+			{Name: "worker", Template: app.DeepCopy(), Sockets: []zmqv1.Socket{{Name: "tasks", Type: zmqv1.PULL, Connect: &zmqv1.ConnectSpec{Component: "ventilator", Socket: "nope"}}}},
+		}},
+	}
 }
 
 // countWrites wraps a transport to count requests that are not reads.
@@ -239,7 +326,19 @@ func envtestOnly(t *testing.T) (context.Context, gomega.Gomega) {
 // newNamespace creates a namespace of its own for one test.
 func newNamespace(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "zt-"}}
+	return createNamespace(ctx, t, nil)
+}
+
+// newUnguardedNamespace creates a namespace that the webhook skips, for
+// tests of the controller's InvalidSpec backstop (see unguardedLabel).
+func newUnguardedNamespace(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	return createNamespace(ctx, t, map[string]string{unguardedLabel: "off"})
+}
+
+func createNamespace(ctx context.Context, t *testing.T, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "zt-", Labels: labels}}
 	if err := k8sClient.Create(ctx, ns); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}

@@ -101,7 +101,10 @@ func run(ctx context.Context, manager, kubectl, workDir string, keep bool, wait 
 		"--leader-election-namespace=default",
 		"--metrics-bind-address=127.0.0.1:18080",
 		"--health-probe-bind-address=127.0.0.1:18081",
-		"--sidecar-image=zmq-sidecar:dev")
+		"--sidecar-image=zmq-sidecar:dev",
+		// Only the CRD is installed here, no webhook configuration: the
+		// control plane could not reach a webhook Service anyway.
+		"--webhook-cert-mode=none")
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
 	mgr.Stdout, mgr.Stderr = logFile, logFile
 	if err := mgr.Start(); err != nil {

@@ -104,14 +104,41 @@ func (k Kubectl) RunStdin(ctx context.Context, stdin string, args ...string) (st
 }
 
 // Operator installs the operator from config/default and waits until its
-// Deployment has rolled out.
+// Deployment has rolled out and its validating webhook answers.
 func Operator(ctx context.Context, k Kubectl, repoRoot string) error {
 	if _, err := k.Run(ctx, "apply", "-k", filepath.Join(repoRoot, "config", "default")); err != nil {
 		return err
 	}
-	_, err := k.Run(ctx, "-n", "zmq-operator-system", "rollout", "status",
-		"deployment/zmq-operator-controller-manager", "--timeout=180s")
-	return err
+	if _, err := k.Run(ctx, "-n", "zmq-operator-system", "rollout", "status",
+		"deployment/zmq-operator-controller-manager", "--timeout=180s"); err != nil {
+		return err
+	}
+	return WaitForWebhook(ctx, k, repoRoot, time.Minute)
+}
+
+// WaitForWebhook waits until the API server reaches the operator's
+// validating webhook, by a server-side dry run of a sample topology. The
+// rollout is complete when the manager's pod is Ready (its readiness
+// includes the webhook server), but the webhook Service routes to it only
+// once the EndpointSlice and kube-proxy have caught up, and until then every
+// topology write is refused (failurePolicy: Fail).
+func WaitForWebhook(ctx context.Context, k Kubectl, repoRoot string, timeout time.Duration) error {
+	sample := filepath.Join(repoRoot, "config", "samples", "zmq_v1alpha1_pipeline.yaml")
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := k.Run(ctx, "-n", "default", "apply", "--dry-run=server", "-f", sample)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the validating webhook does not answer after %s: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Pod is what callers need of a pod.
