@@ -111,37 +111,55 @@ func collidingTopology(ns, name string) *zmqv1.ZMQTopology {
 	}
 }
 
-// TestIssue9DerivedNameCollision is example 3: the graph rule in Validate
-// reports it (the webhook will run it at admission) and the controller
-// creates nothing; added to a running topology, it changes nothing.
+// TestIssue9DerivedNameCollision is example 3. The webhook runs Validate at
+// admission, so the colliding spec is refused with the field path, both
+// when created and when added to a running topology (whose children stay
+// as they were). Where the webhook is not in force (a topology stored
+// before it was installed), the controller's backstop reports InvalidSpec
+// and creates, changes and deletes nothing.
 func TestIssue9DerivedNameCollision(t *testing.T) {
 	ctx, _ := envtestOnly(t)
-	ns := newNamespace(ctx, t)
 	const path = `spec.components[1].name: Invalid value: "x-headless": its Service "t-x-headless" is also a child of component "x"`
+	guarded, unguarded := newNamespace(ctx, t), newUnguardedNamespace(ctx, t)
 
-	t.Run("created", func(t *testing.T) {
+	// running creates the topology without its second component and
+	// waits until it is Ready, returning its children's versions.
+	running := func(g gomega.Gomega, ns, name string) (*zmqv1.ZMQTopology, map[string]string) {
+		z := collidingTopology(ns, name)
+		z.Spec.Components = z.Spec.Components[:1]
+		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+		g.Eventually(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.HaveKey("Service/" + name + "-x-headless"))
+		markAllReady(ctx, g, z)
+		eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionTrue, zmqv1.ReasonReady, "")
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(z), z)).To(gomega.Succeed())
+		z.Spec.Components = append(z.Spec.Components, collidingTopology(ns, name).Spec.Components[1])
+		return z, childVersions(ctx, t, z)
+	}
+
+	t.Run("created: refused at admission", func(t *testing.T) {
+		expectRefused(t, k8sClient.Create(ctx, collidingTopology(guarded, "t")), path)
+	})
+
+	t.Run("added to a running topology: refused at admission", func(t *testing.T) {
 		g := subtestGomega(t)
-		z := collidingTopology(ns, "t")
+		z, before := running(g, guarded, "t2")
+		expectRefused(t, k8sClient.Update(ctx, z), strings.ReplaceAll(path, `"t-`, `"t2-`))
+		g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.Equal(before))
+	})
+
+	t.Run("created without the webhook: the backstop creates nothing", func(t *testing.T) {
+		g := subtestGomega(t)
+		z := collidingTopology(unguarded, "t")
 		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
 		eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, path)
 		g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.BeEmpty(), "nothing may be created")
 	})
 
-	t.Run("added to a running topology", func(t *testing.T) {
+	t.Run("added without the webhook: the backstop changes nothing", func(t *testing.T) {
 		g := subtestGomega(t)
-		z := collidingTopology(ns, "t2")
-		z.Spec.Components = z.Spec.Components[:1]
-		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-		key := client.ObjectKeyFromObject(z)
-		g.Eventually(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.HaveKey("Service/t2-x-headless"))
-		markAllReady(ctx, g, z)
-		eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-		before := childVersions(ctx, t, z)
-
-		g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
-		z.Spec.Components = append(z.Spec.Components, collidingTopology(ns, "t2").Spec.Components[1])
+		z, before := running(g, unguarded, "t2")
 		g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
-		eventuallyReady(ctx, g, key, metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, strings.ReplaceAll(path, `"t-`, `"t2-`))
+		eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionFalse, zmqv1.ReasonInvalidSpec, strings.ReplaceAll(path, `"t-`, `"t2-`))
 		g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.Equal(before),
 			"the running component's headless Service must not be taken over")
 	})
