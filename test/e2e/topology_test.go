@@ -91,10 +91,12 @@ func checkEveryTaskArrives(ctx context.Context, t *testing.T, ns string, workers
 		return nil
 	})
 	sink := pods(ctx, t, ns, "pipeline", "sink")[0]
-	// Tasks must already flow end to end from every ventilator: until a
-	// worker's connection to the sink is up, its first results wait, and
-	// would land inside the measured window.
-	eventually(t, 2*time.Minute, "tasks from every ventilator at the sink", func() error {
+	// Tasks must already flow end to end from every ventilator and through
+	// every worker: until a worker's connection to the sink is up, its
+	// results wait (and with them the tasks its ventilators requeued to it
+	// when a worker it replaced went away), and would land inside the
+	// measured window.
+	eventually(t, 2*time.Minute, "tasks from every ventilator, through every worker, at the sink", func() error {
 		var s sinkStats
 		if err := stats(ctx, sink, &s); err != nil {
 			return err
@@ -102,6 +104,11 @@ func checkEveryTaskArrives(ctx context.Context, t *testing.T, ns string, workers
 		for _, v := range vents {
 			if s.ByProducer[v.Name] == 0 {
 				return fmt.Errorf("nothing from %s yet: %v", v.Name, s.ByProducer)
+			}
+		}
+		for _, w := range ws {
+			if s.ByWorker[w.Name] == 0 {
+				return fmt.Errorf("nothing through %s yet: %v", w.Name, s.ByWorker)
 			}
 		}
 		return nil
