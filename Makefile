@@ -44,8 +44,14 @@ k8s-bins: ## Build etcd, kube-apiserver and kubectl from the Go module proxy (co
 cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy and CoreDNS (~5 min more).
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns
 
+.PHONY: prereqs
+prereqs: ## Check (as root on Debian: install) the host packages and Go toolchain for `make test`; MODE=demo|cluster for the others.
+	hack/prereqs.sh $(or $(MODE),test)
+
 .PHONY: test
-test: verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible ## Everything: generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
+test: ## Everything: host prerequisites first, generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
+	hack/prereqs.sh test
+	$(MAKE) verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race).
@@ -78,7 +84,9 @@ endif
 ##@ Local cluster
 
 .PHONY: cluster-up
-cluster-up: cluster-bins ## Start the single-node cluster (Linux, root) and print its KUBECONFIG.
+cluster-up: ## Start the single-node cluster (Linux, root) and print its KUBECONFIG.
+	hack/prereqs.sh cluster
+	$(MAKE) cluster-bins
 	cd test/e2e && go run ./cmd/cluster up --work-dir=$(CURDIR)/.cluster --bin-dir=$(K8S_BIN)
 
 .PHONY: cluster-down
@@ -111,6 +119,7 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 
 .PHONY: demo
 demo: ## A single-node cluster built from source, the operator, the samples Ready and exchanging messages (KEEP=1 keeps it running).
+	hack/prereqs.sh demo
 ifeq ($(CAN_RUN_CLUSTER),yes)
 	@echo "make demo: the first run builds Kubernetes and CoreDNS from source: ~10-25 minutes on two cores; later runs take about a minute."
 	$(MAKE) cluster-bins build
