@@ -28,14 +28,17 @@ import (
 // the sockets the component binds, health-check probes of the peers its
 // connecting sockets reach, socket statistics from sock_diag, all served on
 // one HTTP port (/readyz, /healthz, /metrics).
-func runAgent(ctx context.Context, args []string, _ io.Writer) error {
+func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
 	listen := fs.String("listen", ":9917", "Address of /readyz, /healthz and /metrics.")
 	interval := fs.Duration("probe-interval", 5*time.Second, "Time between probes of each bound socket and peer.")
 	timeout := fs.Duration("probe-timeout", 2*time.Second, "Deadline of one probe (connect, greeting, READY, PING).")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "agent [flags]", args, stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg, err := zmqconfig.Load(*configPath)
 	if err != nil {

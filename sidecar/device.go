@@ -23,16 +23,26 @@ import (
 // runDevice runs the proxy of an operator-managed device between the
 // frontend and backend sockets of its mounted configuration, until SIGTERM;
 // then the sockets close with their linger.
-func runDevice(ctx context.Context, args []string, _ io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("missing device type: forwarder, streamer or queue")
-	}
-	kind := args[0]
+func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("device", flag.ContinueOnError)
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
 	listen := fs.String("listen", ":9918", "Address of the device's /metrics; empty disables it.")
-	if err := fs.Parse(args[1:]); err != nil {
+	const usageLine = "device forwarder|streamer|queue [flags]"
+	// The device type comes first; --help may come instead of it.
+	kind, rest := "", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		kind, rest = args[0], args[1:]
+	}
+	if err := parseFlags(fs, usageLine, rest, stdout); err != nil {
 		return err
+	}
+	switch {
+	case kind == "":
+		return errors.New("missing device type: forwarder, streamer or queue")
+	case !validDeviceKind(kind):
+		return fmt.Errorf("unknown device type %q: forwarder, streamer or queue", kind)
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg, err := zmqconfig.Load(*configPath)
 	if err != nil {
@@ -61,6 +71,15 @@ func runDevice(ctx context.Context, args []string, _ io.Writer) error {
 	fstats, bstats := front.Stats(), back.Stats()
 	log.Info("device stopping", "frontendIn", fstats.MsgsIn, "backendOut", bstats.MsgsOut, "backendIn", bstats.MsgsIn, "frontendOut", fstats.MsgsOut, "drops", fstats.Drops+bstats.Drops)
 	return err
+}
+
+func validDeviceKind(kind string) bool {
+	for _, k := range []string{"forwarder", "streamer", "queue"} {
+		if strings.EqualFold(kind, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // serveDeviceMetrics serves the device's counters on addr until stop.

@@ -17,7 +17,7 @@ func runPing(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("ping", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 2*time.Second, "Deadline for connect, greeting and READY (and PING).")
 	mode := fs.String("mode", "ready", "ready (greeting + the peer's READY), greeting, or ping (adds a PING/PONG with ZMTP 3.1 peers).")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "ping [flags] tcp://host:port", args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
