@@ -68,7 +68,9 @@ func run() error {
 	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
-	flag.Parse()
+	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
+		return err
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
