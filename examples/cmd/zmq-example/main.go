@@ -5,6 +5,7 @@
 // on /stats so that tests can check delivery:
 //
 //	zmq-example ventilator|worker|sink|publisher|subscriber|client|server [flags]
+//	zmq-example version
 //
 // --delay postpones opening the sockets, to show readiness following the
 // bind.
@@ -17,12 +18,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,23 +61,60 @@ type app struct {
 	stats map[string]any
 }
 
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usageLine = "usage: zmq-example ventilator|worker|sink|publisher|subscriber|client|server [--rate N] [--topic T]... [--stats-addr :8080] [--config FILE] [--delay D]\n       zmq-example version"
+
 func main() {
-	if len(os.Args) < 2 || roles[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: zmq-example ventilator|worker|sink|publisher|subscriber|client|server [--rate N] [--topic T]... [--stats-addr :8080]")
-		os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs one role until SIGTERM and returns the exit status. --help (or
+// -h), alone or after a role, prints the usage on stdout; version (or
+// --version) prints the version and the Go version; both exit 0.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usageLine)
+		return 2
 	}
-	name := os.Args[1]
-	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(stdout, "zmq-example %s: the sample workloads of zmq-operator\n\n%s\n\nzmq-example ROLE --help shows the flags.\n", version, usageLine)
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "zmq-example %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	}
+	name := args[0]
+	if roles[name] == nil {
+		fmt.Fprintf(stderr, "zmq-example: unknown role %q\n%s\n", name, usageLine)
+		return 2
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	a := &app{stats: map[string]any{"role": name}}
 	fs.Float64Var(&a.rate, "rate", 50, "Messages per second a producer sends.")
 	fs.Func("topic", "A topic to publish or subscribe to (repeatable).", func(s string) error { a.topics = append(a.topics, s); return nil })
 	statsAddr := fs.String("stats-addr", ":8080", "Address of the /stats endpoint.")
 	fs.StringVar(&a.config, "config", zmqconfig.Path, "The socket configuration the operator mounts.")
 	delay := fs.Duration("delay", 0, "Wait this long before opening any socket (to see readiness follow the bind).")
-	_ = fs.Parse(os.Args[2:])
+	fs.SetOutput(io.Discard)
+	switch err := fs.Parse(args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, "usage: zmq-example %s [flags]\n\nflags:\n", name)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "zmq-example %s: %v (see zmq-example %s --help)\n", name, err, name)
+		return 2
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "zmq-example %s: unexpected arguments %q (see zmq-example %s --help)\n", name, fs.Args(), name)
+		return 2
+	}
 	a.host, _ = os.Hostname()
 	a.stats["host"] = a.host
-	a.log = slog.New(slog.NewTextHandler(os.Stdout, nil)).With("role", name, "host", a.host)
+	a.log = slog.New(slog.NewTextHandler(stdout, nil)).With("role", name, "host", a.host)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,13 +124,14 @@ func main() {
 		select {
 		case <-time.After(*delay):
 		case <-ctx.Done():
-			return
+			return 0
 		}
 	}
 	if err := roles[name](ctx, a); err != nil && ctx.Err() == nil {
 		a.log.Error("failed", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // update changes the stats document under the lock.
