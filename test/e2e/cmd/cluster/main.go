@@ -41,6 +41,10 @@ func main() {
 		usage()
 	}
 	sub := os.Args[1]
+	if sub == "-h" || sub == "-help" || sub == "--help" || sub == "help" {
+		fmt.Println("usage: cluster up [--keep-going] | down | status | kubeconfig  [--work-dir DIR] [--bin-dir DIR]\n\ncluster SUBCOMMAND --help shows the flags.")
+		return
+	}
 	repo := ""
 	if d, err := images.ModuleDir(); err == nil {
 		repo = filepath.Dir(filepath.Dir(d))
@@ -55,7 +59,9 @@ func main() {
 	svcCIDR := fs.String("service-cidr", "", "service CIDR (default 10.96.0.0/24)")
 	keepGoing := fs.Bool("keep-going", false, "up: if a component fails, leave the partial cluster running for inspection (tear down with `down`)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "overall deadline of up/down")
+	fs.SetOutput(os.Stdout) // --help: the flags on stdout, exit 0
 	_ = fs.Parse(os.Args[2:])
+	fs.SetOutput(os.Stderr)
 	// Relative paths are relative to the repository root, wherever we run.
 	for _, p := range []*string{workDir, binDir} {
 		if !filepath.IsAbs(*p) {

@@ -28,6 +28,8 @@ func main() {
 		os.Exit(2)
 	}
 	switch os.Args[1] {
+	case "-h", "-help", "--help", "help":
+		fmt.Println("usage: httpecho serve | get URL | lookup NAME | dial HOST:PORT")
 	case "serve":
 		serve()
 	case "get":

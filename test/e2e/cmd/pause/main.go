@@ -4,12 +4,17 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "-help" || os.Args[1] == "--help") {
+		fmt.Println("usage: pause   (takes no arguments: holds a pod sandbox's namespaces until SIGTERM or SIGINT)")
+		return
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	// As PID 1 of the sandbox we may inherit orphans; reap them.
