@@ -18,12 +18,15 @@ import (
 
 	"github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -196,6 +199,7 @@ func TestNamespacedMode(t *testing.T) {
 		UserName: "system:serviceaccount:" + operatorNS + ":" + saName,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNS, "system:authenticated"},
 	}
+	checkWebhookConfigGrant(ctx, t, mcfg)
 	log := &requestLog{}
 	mcfg.Wrap(log.wrap)
 	namespaces := controllers.WatchNamespaces("", nsA) // as from WATCH_NAMESPACE
@@ -272,6 +276,30 @@ func TestNamespacedMode(t *testing.T) {
 	g.Expect(log.matching(func(r string) bool { return strings.Contains(r, "/namespaces/"+nsB+"/") })).To(gomega.BeEmpty())
 	g.Expect(log.matching(func(r string) bool { return strings.HasPrefix(r, "403 ") })).To(gomega.BeEmpty(), "requests the overlay's RBAC refused")
 	g.Expect(log.matching(func(r string) bool { return strings.Contains(r, "/namespaces/"+nsA+"/") })).NotTo(gomega.BeEmpty())
+}
+
+// checkWebhookConfigGrant checks, as the operator, the one cluster-scoped
+// grant the overlay gives it: the certificate rotator's cache lists and
+// watches its ValidatingWebhookConfiguration with a metadata.name field
+// selector (internal/webhook/certs), which resourceNames allows; a list of
+// all of them is refused.
+func checkWebhookConfigGrant(ctx context.Context, t *testing.T, cfg *rest.Config) {
+	t.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "zmq-operator-validating-webhook-configuration"
+	l := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	if err := c.List(ctx, l, client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)}); err != nil {
+		t.Errorf("listing the webhook configuration by name: %v", err)
+	}
+	if err := c.List(ctx, l); !apierrors.IsForbidden(err) {
+		t.Errorf("listing every webhook configuration: %v, want forbidden", err)
+	}
+	if err := c.List(ctx, &corev1.ConfigMapList{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing ConfigMaps cluster-wide: %v, want forbidden", err)
+	}
 }
 
 // checkNoClusterWideWrite fails unless every cluster-scoped grant to the
