@@ -15,6 +15,9 @@
 // The rule on ValidatingWebhookConfigurations is left out: the chart grants
 // it on its one webhook configuration by name.
 //
+// It also writes config/overlays/namespaced/watched_namespace_role.yaml, the
+// Role and RoleBinding of namespaced mode, with the same manager rules.
+//
 //	go run ./hack/chart-sync config charts/zmq-operator
 package main
 
@@ -118,7 +121,48 @@ func run(config, chart string) error {
 			return err
 		}
 	}
-	return nil
+	return writeOverlayRole(filepath.Join(config, "overlays", "namespaced", "watched_namespace_role.yaml"), roleFile, manager)
+}
+
+// overlayRole is the head of the namespaced overlay's Role; the rules follow.
+const overlayRole = `# What the operator may do in a watched namespace: the rules of the
+# cluster-wide manager-role (config/rbac/role.yaml, generated from the
+# controller's +kubebuilder:rbac markers), bound in this namespace only.
+# Copy both objects once per watched namespace.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: zmq-operator-watched-namespace-role
+  namespace: zmq-apps
+`
+
+const overlayBinding = `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: zmq-operator-watched-namespace-rolebinding
+  namespace: zmq-apps
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: zmq-operator-watched-namespace-role
+subjects:
+- kind: ServiceAccount
+  name: zmq-operator-controller-manager
+  namespace: zmq-operator-system
+`
+
+func writeOverlayRole(path, roleFile string, rules []rbacv1.PolicyRule) error {
+	out, err := yaml.Marshal(map[string]any{"rules": rules})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# Written by hack/chart-sync (make manifests): the rules are those of\n# %s; change the +kubebuilder:rbac markers, not them.\n", filepath.ToSlash(roleFile))
+	buf.WriteString(overlayRole)
+	buf.Write(out)
+	buf.WriteString(overlayBinding)
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 func readYAML(path string, v any) error {
