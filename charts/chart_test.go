@@ -74,6 +74,17 @@ func helm(t *testing.T, args ...string) []byte {
 	return out
 }
 
+// TestRefused checks that values.schema.json refuses bad values at once.
+func TestRefused(t *testing.T) {
+	for _, set := range []string{"webhook.certMode=bogus", "watchNamespaces={Bad_NS}", "image.digest=latest", "sidecarImage.pullPolicy=Sometimes"} {
+		cmd := exec.Command("go", "tool", "-modfile="+filepath.Join(root, "hack", "tools", "go.mod"), "helm", "template", release, chart, "--set", set)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "values don't meet the specifications of the schema") {
+			t.Errorf("--set %s: err %v, want a schema error:\n%s", set, err, out)
+		}
+	}
+}
+
 func setArgs(set []string) []string {
 	var args []string
 	for _, s := range set {
