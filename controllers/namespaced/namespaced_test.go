@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -303,8 +304,9 @@ func checkWebhookConfigGrant(ctx context.Context, t *testing.T, cfg *rest.Config
 }
 
 // checkNoClusterWideWrite fails unless every cluster-scoped grant to the
-// operator's ServiceAccount names the objects it applies to (resourceNames):
-// the webhook configuration of the certificate rotator, nothing else.
+// operator's ServiceAccount names the objects it applies to (resourceNames:
+// the webhook configuration of the certificate rotator) or only creates
+// access reviews (secure metrics).
 func checkNoClusterWideWrite(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	roles := map[string]*rbacv1.ClusterRole{}
@@ -337,13 +339,29 @@ func checkNoClusterWideWrite(t *testing.T, objs []*unstructured.Unstructured) {
 				t.Fatalf("ClusterRoleBinding %s: ClusterRole %s not in the overlay", b.Name, b.RoleRef.Name)
 			}
 			for _, rule := range r.Rules {
-				if len(rule.ResourceNames) == 0 {
+				if len(rule.ResourceNames) == 0 && !isReview(rule) {
 					t.Errorf("ClusterRole %s grants %v on all %v of the cluster", r.Name, rule.Verbs, rule.Resources)
 				}
 			}
 		}
 	}
-	if bound != 1 {
-		t.Errorf("the operator has %d ClusterRoleBindings, want 1 (the webhook configuration's)", bound)
+	if bound == 0 {
+		t.Error("the operator has no ClusterRoleBinding: the certificate rotator needs the webhook configuration's")
 	}
+}
+
+// isReview reports whether rule only lets the operator ask the API server
+// who a caller is and what it may do (TokenReview, SubjectAccessReview:
+// what secure metrics' authn/authz filter sends). Creating a review stores
+// nothing.
+func isReview(rule rbacv1.PolicyRule) bool {
+	if !slices.Equal(rule.Verbs, []string{"create"}) {
+		return false
+	}
+	for _, r := range rule.Resources {
+		if r != "tokenreviews" && r != "subjectaccessreviews" {
+			return false
+		}
+	}
+	return len(rule.Resources) > 0
 }
