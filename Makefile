@@ -5,6 +5,7 @@ GOOS := $(shell go env GOOS)
 GOARCH := $(shell go env GOARCH)
 K8S_BIN := $(CURDIR)/bin/k8s/$(K8S_VERSION)-$(GOOS)-$(GOARCH)
 CONTROLLER_GEN := go tool -modfile=hack/tools/go.mod controller-gen
+HELM := go tool -modfile=hack/tools/go.mod helm
 KUBECTL := $(K8S_BIN)/kubectl
 
 .PHONY: help
@@ -17,6 +18,7 @@ help: ## Show this help.
 manifests: ## Generate the CRD, RBAC and webhook manifests from markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	go run ./hack/crd-trim config/crd/bases/*.yaml
+	go run ./hack/chart-sync config charts/zmq-operator
 
 .PHONY: generate
 generate: ## Generate deepcopy code from markers.
@@ -24,7 +26,7 @@ generate: ## Generate deepcopy code from markers.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail if generated files differ from what is committed.
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+	@git diff --exit-code -- api config charts || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
 	@for m in . examples test/interop; do (cd $$m && go mod tidy -diff >/dev/null) || { echo "$$m: go.mod/go.sum are not tidy: run 'go mod tidy' there and commit"; exit 1; }; done
 
 .PHONY: fmt
@@ -54,7 +56,8 @@ test: ## Everything: host prerequisites first, generated files, unit and envtest
 	$(MAKE) verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible
 
 .PHONY: test-unit
-test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race).
+test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race; charts/ runs helm lint and a server dry run of the chart).
+	$(HELM) version --short # builds the pinned helm before the tests use it (cold: a few minutes)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 	go test -race -count=1 ./pkg/zmtp/...
 
@@ -110,6 +113,10 @@ build: ## Build the static binaries the images hold: manager, zmq-sidecar, zmq-e
 	$(GO_BUILD) -o bin/manager .
 	$(GO_BUILD) -o bin/zmq-sidecar ./sidecar
 	cd examples && $(GO_BUILD) -o ../bin/zmq-example ./cmd/zmq-example
+
+.PHONY: helm-lint
+helm-lint: ## helm lint charts/zmq-operator (the pinned helm of hack/tools/go.mod).
+	$(HELM) lint --strict charts/zmq-operator
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.

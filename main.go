@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +53,7 @@ func run() error {
 		webhookPort             int
 		webhookCertMode         string
 		webhookCerts            certs.Config
+		watchNamespaces         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -66,6 +69,7 @@ func run() error {
 	flag.StringVar(&webhookCerts.SecretName, "webhook-secret-name", "zmq-operator-webhook-server-cert", "Secret that holds the self-signed CA and serving certificate (self-signed mode).")
 	flag.StringVar(&webhookCerts.ServiceName, "webhook-service-name", "zmq-operator-webhook-service", "Service in front of the webhook server; the certificate is issued for <service>.<namespace>.svc (self-signed mode).")
 	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -91,6 +95,13 @@ func run() error {
 		return err
 	}
 
+	namespaces := controllers.WatchNamespaces(watchNamespaces, os.Getenv("WATCH_NAMESPACE"))
+	for _, ns := range namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("--watch-namespaces: %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(zmqv1.AddToScheme(scheme))
@@ -104,7 +115,7 @@ func run() error {
 		LeaderElectionNamespace: leaderElectionNamespace,
 		// Stepping down on SIGTERM lets a new leader start at once.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions()),
+		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions(namespaces...)),
 		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort}),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Reads after our own writes wait for the cache to catch up, so a
@@ -155,6 +166,6 @@ func run() error {
 		return err
 	}
 
-	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "webhookCertMode", mode)
+	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "watchNamespaces", namespaces, "webhookCertMode", mode)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
