@@ -105,7 +105,62 @@ build: ## Build the static binaries the images hold: manager, zmq-sidecar, zmq-e
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
-	go run . --leader-elect=false --webhook-cert-mode=none
+	go run . --leader-elect=false --webhook-cert-mode=none --metrics-secure=false
+
+##@ Release
+
+# The images of a release: REGISTRY/<name>:TAG (no REGISTRY: bare names, as
+# config/ has them). An explicit IMG or SIDECAR_IMG (a tag or a digest) wins.
+TAG ?= $(VERSION)
+REGISTRY ?=
+IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator:$(TAG)
+SIDECAR_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-sidecar:$(TAG)
+KUBECTL_BIN ?= $(if $(wildcard $(KUBECTL)),$(KUBECTL),kubectl)
+
+.PHONY: build-installer
+build-installer: ## Write dist/install.yaml (CRD, RBAC, webhook, manager) with IMG and SIDECAR_IMG (REGISTRY/…:TAG).
+	KUBECTL=$(KUBECTL_BIN) hack/build-installer.sh dist/install.yaml $(IMG) $(SIDECAR_IMG)
+
+##@ Deployment (the current kubeconfig's cluster)
+
+.PHONY: install
+install: ## Install the CRD.
+	$(KUBECTL_BIN) kustomize config/crd | $(KUBECTL_BIN) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: ## Remove the CRD, and with it every ZMQTopology (IGNORE_NOT_FOUND=true to not fail).
+	$(KUBECTL_BIN) kustomize config/crd | $(KUBECTL_BIN) delete --ignore-not-found=$(or $(IGNORE_NOT_FOUND),false) -f -
+
+.PHONY: deploy
+deploy: build-installer ## Install the operator with IMG and SIDECAR_IMG (push them first: make images push).
+	$(KUBECTL_BIN) apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy installed (IGNORE_NOT_FOUND=true to not fail).
+	$(KUBECTL_BIN) kustomize config/default | $(KUBECTL_BIN) delete --ignore-not-found=$(or $(IGNORE_NOT_FOUND),false) -f -
+
+##@ Docker (not used by this project's own builds, which need no Docker: make images)
+
+CONTAINER_TOOL ?= docker
+PLATFORMS ?= linux/amd64,linux/arm64
+EXAMPLES_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator-examples:$(TAG)
+
+.PHONY: docker-build
+docker-build: ## Build the three images with Docker from the Dockerfile (IMG, SIDECAR_IMG, EXAMPLES_IMG).
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) is not installed; this project builds its images without Docker: make images"; exit 1; }
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target manager -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target sidecar -t $(SIDECAR_IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target examples -t $(EXAMPLES_IMG) .
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the three images for PLATFORMS with docker buildx.
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) is not installed; this project builds its images without Docker: make images push"; exit 1; }
+	- $(CONTAINER_TOOL) buildx create --name zmq-operator-builder
+	$(CONTAINER_TOOL) buildx use zmq-operator-builder
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target manager -t $(IMG) .
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target sidecar -t $(SIDECAR_IMG) .
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target examples -t $(EXAMPLES_IMG) .
+	- $(CONTAINER_TOOL) buildx rm zmq-operator-builder
 
 ##@ Demo
 
