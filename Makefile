@@ -45,12 +45,16 @@ cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, ku
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns
 
 .PHONY: test
-test: verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible ## Everything: generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
+test: verify-generated fmt vet k8s-bins test-unit test-images test-examples test-interop test-e2e-if-possible ## Everything: generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 	go test -race -count=1 ./pkg/zmtp/...
+
+.PHONY: test-images
+test-images: ## The image packing of make images/push and the e2e suite: OCI layouts, multi-arch index, push to an in-process registry.
+	cd test/e2e && go vet ./images/ ./cmd/images/ && go test -count=1 ./images/
 
 .PHONY: test-examples
 test-examples: ## The example workloads against real peers on loopback.
@@ -117,6 +121,18 @@ IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator:$(TAG)
 SIDECAR_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-sidecar:$(TAG)
 KUBECTL_BIN ?= $(if $(wildcard $(KUBECTL)),$(KUBECTL),kubectl)
 
+PLATFORMS ?= linux/amd64,linux/arm64
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+
+.PHONY: images
+images: ## Build the manager, zmq-sidecar and zmq-operator-examples images (PLATFORMS, no Docker) as OCI layouts in dist/images/<name>/, tagged TAG.
+	cd test/e2e && go run ./cmd/images build --repo=$(CURDIR) --out=$(CURDIR)/dist/images --version=$(TAG) --revision=$(REVISION) --platforms=$(PLATFORMS)
+
+.PHONY: push
+push: ## Push dist/images to REGISTRY/<name>:TAG (Docker config credentials; INSECURE=1 for plain HTTP).
+	@[ -n "$(REGISTRY)" ] || { echo "make push needs REGISTRY=host/path (and TAG=...)"; exit 1; }
+	cd test/e2e && go run ./cmd/images push --dir=$(CURDIR)/dist/images --registry=$(REGISTRY) --tag=$(TAG) $(if $(INSECURE),--insecure)
+
 .PHONY: build-installer
 build-installer: ## Write dist/install.yaml (CRD, RBAC, webhook, manager) with IMG and SIDECAR_IMG (REGISTRY/…:TAG).
 	KUBECTL=$(KUBECTL_BIN) hack/build-installer.sh dist/install.yaml $(IMG) $(SIDECAR_IMG)
@@ -142,7 +158,6 @@ undeploy: ## Remove what deploy installed (IGNORE_NOT_FOUND=true to not fail).
 ##@ Docker (not used by this project's own builds, which need no Docker: make images)
 
 CONTAINER_TOOL ?= docker
-PLATFORMS ?= linux/amd64,linux/arm64
 EXAMPLES_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator-examples:$(TAG)
 
 .PHONY: docker-build
