@@ -8,7 +8,9 @@
 // platform, packs it alone onto an empty base (no shell, no libc, no
 // /etc/passwd: the images run as the numeric user 65532:65532), and writes
 // one multi-platform OCI image layout per image to OUT/<name>/, with the
-// org.opencontainers.image.* labels and annotations. push sends each layout
+// org.opencontainers.image.* labels and annotations, and an SPDX SBOM per
+// image and platform beside it (OUT/<name>-linux-<arch>.spdx.json, from the
+// binary's embedded build information). push sends each layout
 // to REGISTRY/<name>:TAG and prints the index digests.
 package main
 
@@ -98,6 +100,9 @@ func build(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "zmq-images")
 	if err != nil {
 		return err
@@ -117,6 +122,9 @@ func build(ctx context.Context, args []string) error {
 		for _, arch := range arches {
 			bin := filepath.Join(tmp, img.Binary+"-"+arch)
 			if err := images.GoBuildFor(ctx, filepath.Join(root, img.Dir), img.Pkg, bin, arch, "-X main.version="+*version); err != nil {
+				return err
+			}
+			if err := writeSBOM(bin, img.Name, *version, arch, filepath.Join(*out, img.Name+"-linux-"+arch+".spdx.json")); err != nil {
 				return err
 			}
 			exe := "/" + img.Binary
