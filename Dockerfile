@@ -5,14 +5,20 @@
 #   docker build --target manager  -t zmq-operator:dev .
 #   docker build --target sidecar  -t zmq-sidecar:dev .
 #   docker build --target examples -t zmq-operator-examples:dev .
-FROM golang:1.26 AS build
+#   docker buildx build --platform linux/amd64,linux/arm64 --target manager ...
+#
+# The build stage runs on the builder's platform and cross-compiles for
+# TARGETOS/TARGETARCH. This project's own builds use no Docker (`make images`).
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 COPY examples/go.mod examples/go.sum examples/
 RUN go mod download && cd examples && go mod download
 COPY . .
 ARG VERSION=dev
-ENV CGO_ENABLED=0
+ARG TARGETOS=linux
+ARG TARGETARCH
+ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH}
 RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/manager . && \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/zmq-sidecar ./sidecar && \
     cd examples && go build -trimpath -ldflags "-s -w" -o /out/zmq-example ./cmd/zmq-example

@@ -51,15 +51,19 @@ prereqs: ## Check (as root on Debian: install) the host packages and Go toolchai
 	hack/prereqs.sh $(or $(MODE),test)
 
 .PHONY: test
-test: ## Everything: host prerequisites first, generated files, unit and envtest suites, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
+test: ## Everything: host prerequisites first, generated files, unit and envtest suites, images, examples, libzmq/zmq4 interop, and the real-cluster e2e suite where the machine allows.
 	hack/prereqs.sh test
-	$(MAKE) verify-generated fmt vet k8s-bins test-unit test-examples test-interop test-e2e-if-possible
+	$(MAKE) verify-generated fmt vet k8s-bins test-unit test-images test-examples test-interop test-e2e-if-possible
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites of the operator module (pkg/zmtp with -race; charts/ runs helm lint and a server dry run of the chart).
 	$(HELM) version --short # builds the pinned helm before the tests use it (cold: a few minutes)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 	go test -race -count=1 ./pkg/zmtp/...
+
+.PHONY: test-images
+test-images: ## The image packing of make images/push and the e2e suite: OCI layouts, multi-arch index, push to an in-process registry.
+	cd test/e2e && go vet ./images/ ./cmd/images/ && go test -count=1 ./images/
 
 .PHONY: test-examples
 test-examples: ## The example workloads against real peers on loopback.
@@ -120,7 +124,73 @@ helm-lint: ## helm lint charts/zmq-operator (the pinned helm of hack/tools/go.mo
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
-	go run . --leader-elect=false --webhook-cert-mode=none
+	go run . --leader-elect=false --webhook-cert-mode=none --metrics-secure=false
+
+##@ Release
+
+# The images of a release: REGISTRY/<name>:TAG (no REGISTRY: bare names, as
+# config/ has them). An explicit IMG or SIDECAR_IMG (a tag or a digest) wins.
+TAG ?= $(VERSION)
+REGISTRY ?=
+IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator:$(TAG)
+SIDECAR_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-sidecar:$(TAG)
+KUBECTL_BIN ?= $(if $(wildcard $(KUBECTL)),$(KUBECTL),kubectl)
+
+PLATFORMS ?= linux/amd64,linux/arm64
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+
+.PHONY: images
+images: ## Build the manager, zmq-sidecar and zmq-operator-examples images (PLATFORMS, no Docker) as OCI layouts in dist/images/<name>/, tagged TAG.
+	cd test/e2e && go run ./cmd/images build --repo=$(CURDIR) --out=$(CURDIR)/dist/images --version=$(TAG) --revision=$(REVISION) --platforms=$(PLATFORMS)
+
+.PHONY: push
+push: ## Push dist/images to REGISTRY/<name>:TAG (Docker config credentials; INSECURE=1 for plain HTTP).
+	@[ -n "$(REGISTRY)" ] || { echo "make push needs REGISTRY=host/path (and TAG=...)"; exit 1; }
+	cd test/e2e && go run ./cmd/images push --dir=$(CURDIR)/dist/images --registry=$(REGISTRY) --tag=$(TAG) $(if $(INSECURE),--insecure)
+
+.PHONY: build-installer
+build-installer: ## Write dist/install.yaml (CRD, RBAC, webhook, manager) with IMG and SIDECAR_IMG (REGISTRY/…:TAG).
+	KUBECTL=$(KUBECTL_BIN) hack/build-installer.sh dist/install.yaml $(IMG) $(SIDECAR_IMG)
+
+##@ Deployment (the current kubeconfig's cluster)
+
+.PHONY: install
+install: ## Install the CRD.
+	$(KUBECTL_BIN) kustomize config/crd | $(KUBECTL_BIN) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: ## Remove the CRD, and with it every ZMQTopology (IGNORE_NOT_FOUND=true to not fail).
+	$(KUBECTL_BIN) kustomize config/crd | $(KUBECTL_BIN) delete --ignore-not-found=$(or $(IGNORE_NOT_FOUND),false) -f -
+
+.PHONY: deploy
+deploy: build-installer ## Install the operator with IMG and SIDECAR_IMG (push them first: make images push).
+	$(KUBECTL_BIN) apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy installed (IGNORE_NOT_FOUND=true to not fail).
+	$(KUBECTL_BIN) kustomize config/default | $(KUBECTL_BIN) delete --ignore-not-found=$(or $(IGNORE_NOT_FOUND),false) -f -
+
+##@ Docker (not used by this project's own builds, which need no Docker: make images)
+
+CONTAINER_TOOL ?= docker
+EXAMPLES_IMG ?= $(if $(REGISTRY),$(REGISTRY)/)zmq-operator-examples:$(TAG)
+
+.PHONY: docker-build
+docker-build: ## Build the three images with Docker from the Dockerfile (IMG, SIDECAR_IMG, EXAMPLES_IMG).
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) is not installed; this project builds its images without Docker: make images"; exit 1; }
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target manager -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target sidecar -t $(SIDECAR_IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(TAG) --target examples -t $(EXAMPLES_IMG) .
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the three images for PLATFORMS with docker buildx.
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) is not installed; this project builds its images without Docker: make images push"; exit 1; }
+	- $(CONTAINER_TOOL) buildx create --name zmq-operator-builder
+	$(CONTAINER_TOOL) buildx use zmq-operator-builder
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target manager -t $(IMG) .
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target sidecar -t $(SIDECAR_IMG) .
+	$(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(TAG) --target examples -t $(EXAMPLES_IMG) .
+	- $(CONTAINER_TOOL) buildx rm zmq-operator-builder
 
 ##@ Demo
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -54,13 +56,19 @@ func run() error {
 		webhookCertMode         string
 		webhookCerts            certs.Config
 		watchNamespaces         string
+		metricsSecure           bool
+		enableHTTP2             bool
+		pullSecrets             string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Let the metrics and webhook servers speak HTTP/2; off by default (HTTP/2 Rapid Reset, CVE-2023-44487, and stream cancellation, CVE-2023-39325).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; required outside a cluster.")
 	flag.StringVar(&renderOpts.ClusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, used in the endpoints given to connecting sockets.")
-	flag.StringVar(&renderOpts.SidecarImage, "sidecar-image", "ghcr.io/zmq-operator/zmq-sidecar:"+version, "Image of zmq-sidecar, which runs the devices (Forwarder, Streamer, Queue).")
+	flag.StringVar(&renderOpts.SidecarImage, "sidecar-image", envOr("SIDECAR_IMAGE", "ghcr.io/zmq-operator/zmq-sidecar:"+version), "Image of zmq-sidecar, which runs the devices (Forwarder, Streamer, Queue); defaults to $SIDECAR_IMAGE.")
+	flag.StringVar(&pullSecrets, "default-image-pull-secrets", "", "Comma-separated names of image pull Secrets added to every pod the operator renders (application and device pods), in the topology's namespace.")
 	flag.StringVar(&pullPolicy, "sidecar-image-pull-policy", "", "Pull policy of the sidecar image (Always, IfNotPresent, Never); empty keeps the Kubernetes default.")
 	flag.IntVar(&webhookPort, "webhook-port", webhook.DefaultPort, "Port of the validating webhook's HTTPS server.")
 	flag.StringVar(&webhookCertMode, "webhook-cert-mode", string(certs.SelfSigned), fmt.Sprintf("Where the webhook's serving certificate comes from: %s (the operator issues and rotates its own, no cert-manager needed), %s (cert-manager issues it into the same Secret), or %s (no webhook server; for running outside the cluster).", certs.SelfSigned, certs.CertManager, certs.None))
@@ -83,6 +91,25 @@ func run() error {
 		renderOpts.ImagePullPolicy = p
 	default:
 		return fmt.Errorf("--sidecar-image-pull-policy: unknown pull policy %q", pullPolicy)
+	}
+
+	for _, n := range strings.Split(pullSecrets, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			renderOpts.DefaultImagePullSecrets = append(renderOpts.DefaultImagePullSecrets, n)
+		}
+	}
+
+	// Without HTTP/2 a client cannot open streams faster than the server
+	// cancels them (CVE-2023-44487, CVE-2023-39325).
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: metricsSecure, TLSOpts: tlsOpts}
+	if metricsSecure {
+		// Every scrape is authenticated with a TokenReview and authorized
+		// with a SubjectAccessReview for GET on /metrics.
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
 	mode, err := certs.ParseMode(webhookCertMode)
@@ -108,7 +135,7 @@ func run() error {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "zmq-operator.zmq.topology.dev",
@@ -116,7 +143,7 @@ func run() error {
 		// Stepping down on SIGTERM lets a new leader start at once.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions(namespaces...)),
-		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort}),
+		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort, TLSOpts: tlsOpts}),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Reads after our own writes wait for the cache to catch up, so a
 			// reconcile never re-applies a child because it read a stale copy.
@@ -168,4 +195,13 @@ func run() error {
 
 	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "watchNamespaces", namespaces, "webhookCertMode", mode)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// envOr returns the environment variable key, or def when it is unset or
+// empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

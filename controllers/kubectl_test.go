@@ -63,9 +63,30 @@ func TestKubectl(t *testing.T) {
 		"service/zmq-operator-webhook-service created (server dry run)",
 		"secret/zmq-operator-webhook-server-cert created (server dry run)",
 		"rolebinding.rbac.authorization.k8s.io/zmq-operator-manager-rolebinding created (server dry run)",
+		"clusterrole.rbac.authorization.k8s.io/zmq-operator-metrics-reader created (server dry run)",
+		"clusterrole.rbac.authorization.k8s.io/zmq-operator-metrics-auth-role created (server dry run)",
+		"clusterrolebinding.rbac.authorization.k8s.io/zmq-operator-metrics-auth-rolebinding created (server dry run)",
 	} {
 		g.Expect(out).To(gomega.ContainSubstring(want))
 	}
+
+	// The release manifest (`make build-installer`): both images retargeted
+	// as `kustomize edit set image` would, and still valid.
+	installer := filepath.Join(t.TempDir(), "install.yaml")
+	script := exec.CommandContext(ctx, "bash", "hack/build-installer.sh", installer,
+		"registry.example:5000/zmq/zmq-operator:v0.0.0-test", "registry.example:5000/zmq/zmq-sidecar:v0.0.0-test")
+	script.Dir = ".."
+	script.Env = append(os.Environ(), "KUBECTL="+filepath.Join(assetsDir, "kubectl"))
+	if b, err := script.CombinedOutput(); err != nil {
+		t.Fatalf("hack/build-installer.sh: %v\n%s", err, b)
+	}
+	manifest, err := os.ReadFile(installer)
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	g.Expect(string(manifest)).To(gomega.ContainSubstring("image: registry.example:5000/zmq/zmq-operator:v0.0.0-test\n"))
+	g.Expect(string(manifest)).To(gomega.MatchRegexp(`- name: SIDECAR_IMAGE\s+value: registry.example:5000/zmq/zmq-sidecar:v0.0.0-test\n`))
+	g.Expect(string(manifest)).NotTo(gomega.ContainSubstring(":dev"), "every image is pinned to the release tag")
+	out = run("apply", "--dry-run=server", "-f", installer)
+	g.Expect(out).To(gomega.ContainSubstring("deployment.apps/zmq-operator-controller-manager created (server dry run)"))
 	g.Expect(run("apply", "--dry-run=server", "-k", "config/samples", "-n", ns)).To(gomega.ContainSubstring("zmqtopology.zmq.topology.dev/pubsub created (server dry run)"))
 }
 

@@ -39,10 +39,29 @@ func PodTemplate(t *zmqv1.ZMQTopology, c *zmqv1.Component, cfg *zmqconfig.Config
 		injectSockets(&tpl.Spec.Containers[i], env)
 	}
 	addBoundPorts(tpl.Spec, c)
+	addPullSecrets(tpl.Spec, opts.DefaultImagePullSecrets)
 	if sc := sidecarContainer(t, c, opts); sc != nil {
 		tpl.Spec.InitContainers = append(tpl.Spec.InitContainers, *sc)
 	}
 	return tpl, nil
+}
+
+// addPullSecrets appends each of names to the pod's image pull secrets
+// unless the pod already lists it.
+func addPullSecrets(spec *corev1ac.PodSpecApplyConfiguration, names []string) {
+	have := map[string]bool{}
+	for _, r := range spec.ImagePullSecrets {
+		if r.Name != nil {
+			have[*r.Name] = true
+		}
+	}
+	for _, n := range names {
+		if n == "" || have[n] {
+			continue
+		}
+		have[n] = true
+		spec.WithImagePullSecrets(corev1ac.LocalObjectReference().WithName(n))
+	}
 }
 
 // userPodTemplate converts the user's typed template into an apply

@@ -22,6 +22,10 @@ type Options struct {
 	// ImagePullPolicy of operator-provided containers; empty leaves the
 	// Kubernetes default.
 	ImagePullPolicy corev1.PullPolicy
+	// DefaultImagePullSecrets are added to every pod the operator renders,
+	// application and device pods alike, after the pod template's own
+	// (a name the template already lists is not repeated).
+	DefaultImagePullSecrets []string
 }
 
 // Kind is the kind of a child object.

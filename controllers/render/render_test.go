@@ -215,3 +215,43 @@ func TestRender(t *testing.T) {
 		t.Errorf("Render() =\n%q\nwant\n%q", got, want)
 	}
 }
+
+func TestDefaultImagePullSecrets(t *testing.T) {
+	z := fixture()
+	// The application component already names one of the defaults.
+	app := &z.Spec.Components[2]
+	app.Template.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "own"}, {Name: "b"}}
+	opts := Options{ClusterDomain: "cluster.local", SidecarImage: "s", DefaultImagePullSecrets: []string{"a", "b"}}
+	for _, tc := range []struct {
+		c    *zmqv1.Component
+		want []string
+	}{
+		{&z.Spec.Components[1], []string{"a", "b"}}, // a device pod
+		{app, []string{"own", "b", "a"}},
+	} {
+		tpl, err := PodTemplate(z, tc.c, Resolve(z, tc.c, "cluster.local"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range tpl.Spec.ImagePullSecrets {
+			got = append(got, *r.Name)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: imagePullSecrets = %q; want %q", tc.c.Name, got, tc.want)
+		}
+	}
+	// The user's template in the topology is not modified.
+	if len(app.Template.Spec.ImagePullSecrets) != 2 {
+		t.Error("rendering modified the topology's template")
+	}
+	// Without defaults nothing is added.
+	c := &z.Spec.Components[1]
+	tpl, err := PodTemplate(z, c, Resolve(z, c, "cluster.local"), Options{SidecarImage: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpl.Spec.ImagePullSecrets) != 0 {
+		t.Errorf("imagePullSecrets = %+v without defaults", tpl.Spec.ImagePullSecrets)
+	}
+}

@@ -99,7 +99,7 @@ func run(ctx context.Context, manager, kubectl, workDir string, keep bool, wait 
 	defer logFile.Close()
 	mgr := exec.Command(manager,
 		"--leader-election-namespace=default",
-		"--metrics-bind-address=127.0.0.1:18080",
+		"--metrics-bind-address=127.0.0.1:18080", "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:18081",
 		"--sidecar-image=zmq-sidecar:dev",
 		// Only the CRD is installed here, no webhook configuration: the

@@ -22,8 +22,8 @@ import (
 )
 
 // Images are the images the operator, its devices and the samples use, and
-// the binaries in bin/ they hold. The tags match config/manager (--sidecar-
-// image) and config/samples, so nothing needs patching.
+// the binaries in bin/ they hold. The tags match config/manager (its images
+// and SIDECAR_IMAGE) and config/samples, so nothing needs patching.
 var Images = []struct{ Name, Binary string }{
 	{"zmq-operator:dev", "manager"},
 	{"zmq-sidecar:dev", "zmq-sidecar"},

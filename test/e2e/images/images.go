@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // PauseImage is the sandbox image of the local cluster (containerd's
@@ -54,13 +55,15 @@ type ImageSpec struct {
 	User string
 	// WorkingDir of the container; "/" when empty.
 	WorkingDir string
+	// Labels of the image config (org.opencontainers.image.*, say).
+	Labels map[string]string
 }
 
 // epoch is the fixed timestamp of every file, for reproducible layers.
 var epoch = time.Unix(0, 0).UTC()
 
-// Build writes the image described by spec as a docker-archive tarball to
-// outTar.
+// Build writes the image described by spec, for the host's architecture, as
+// a docker-archive tarball to outTar.
 func Build(ctx context.Context, spec ImageSpec, outTar string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -69,47 +72,7 @@ func Build(ctx context.Context, spec ImageSpec, outTar string) error {
 	if err != nil {
 		return fmt.Errorf("image name %q: %w", spec.Name, err)
 	}
-	layerBytes, err := layerTar(spec.Files)
-	if err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerBytes)), nil
-	})
-	if err != nil {
-		return err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cf = cf.DeepCopy()
-	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
-	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Entrypoint = spec.Entrypoint
-	cf.Config.Cmd = spec.Cmd
-	cf.Config.User = spec.User
-	cf.Config.WorkingDir = spec.WorkingDir
-	if cf.Config.WorkingDir == "" {
-		cf.Config.WorkingDir = "/"
-	}
-	env := spec.Env
-	hasPath := false
-	for _, e := range env {
-		if strings.HasPrefix(e, "PATH=") {
-			hasPath = true
-		}
-	}
-	if !hasPath {
-		env = append([]string{"PATH=/"}, env...)
-	}
-	cf.Config.Env = env
-	img, err = mutate.ConfigFile(img, cf)
+	img, err := newImage(spec, runtime.GOARCH, false)
 	if err != nil {
 		return err
 	}
@@ -122,6 +85,65 @@ func Build(ctx context.Context, spec ImageSpec, outTar string) error {
 		return fmt.Errorf("write %s: %w", outTar, err)
 	}
 	return os.Rename(tmp, outTar)
+}
+
+// newImage packs spec's files as the single layer of an image for
+// linux/arch, with OCI media types when oci is set (Docker's otherwise, which
+// `ctr images import` of a docker-archive expects).
+func newImage(spec ImageSpec, arch string, oci bool) (v1.Image, error) {
+	layerBytes, err := layerTar(spec.Files)
+	if err != nil {
+		return nil, err
+	}
+	var layerOpts []tarball.LayerOption
+	base := empty.Image
+	if oci {
+		layerOpts = append(layerOpts, tarball.WithMediaType(types.OCILayer))
+		base = mutate.ConfigMediaType(mutate.MediaType(base, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerBytes)), nil
+	}, layerOpts...)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(base, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS = "linux"
+	cf.Architecture = arch
+	cf.Created = v1.Time{Time: epoch}
+	cf.Config.Entrypoint = spec.Entrypoint
+	cf.Config.Cmd = spec.Cmd
+	cf.Config.User = spec.User
+	cf.Config.WorkingDir = spec.WorkingDir
+	if cf.Config.WorkingDir == "" {
+		cf.Config.WorkingDir = "/"
+	}
+	if len(spec.Labels) > 0 {
+		cf.Config.Labels = map[string]string{}
+		for k, v := range spec.Labels {
+			cf.Config.Labels[k] = v
+		}
+	}
+	env := spec.Env
+	hasPath := false
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			hasPath = true
+		}
+	}
+	if !hasPath {
+		env = append([]string{"PATH=/"}, env...)
+	}
+	cf.Config.Env = env
+	return mutate.ConfigFile(img, cf)
 }
 
 // layerTar builds an uncompressed tar of files plus their parent directories
@@ -191,11 +213,17 @@ func layerTar(files map[string]string) ([]byte, error) {
 // path, resolved in dir) as a static linux binary at out (CGO_ENABLED=0,
 // -trimpath, stripped).
 func GoBuild(ctx context.Context, dir, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	return GoBuildFor(ctx, dir, pkg, out, runtime.GOARCH, "")
+}
+
+// GoBuildFor is GoBuild for linux/arch, with extra -ldflags (such as
+// "-X main.version=v1").
+func GoBuildFor(ctx context.Context, dir, pkg, out, arch, ldflags string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w "+ldflags, "-o", out, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		return fmt.Errorf("go build %s (linux/%s): %w\n%s", pkg, arch, err, b)
 	}
 	return nil
 }
