@@ -43,8 +43,8 @@ k8s-bins: ## Build etcd, kube-apiserver and kubectl from the Go module proxy (co
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kubectl
 
 .PHONY: cluster-bins
-cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy and CoreDNS (~5 min more).
-	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns
+cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS and the registry (~6 min more).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry
 
 .PHONY: prereqs
 prereqs: ## Check (as root on Debian: install) the host packages and Go toolchain for `make test`; MODE=demo|cluster for the others.
@@ -77,7 +77,7 @@ test-interop: ## pkg/zmtp against libzmq (cgo, needs libzmq3-dev) and go-zeromq/
 CAN_RUN_CLUSTER := $(shell [ "$$(uname -s)" = Linux ] && [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: test-e2e
-test-e2e: cluster-bins build ## Real single-node cluster: the operator deployed with config/default, the samples exchanging messages.
+test-e2e: cluster-bins build ## Real single-node cluster with a registry: the operator installed with helm, then dist/install.yaml, then namespaced; the samples exchanging messages.
 	cd test/e2e && go vet -tags e2e ./... && K8S_BIN=$(K8S_BIN) go test -tags e2e -p 1 -count=1 -timeout 40m -v ./...
 
 .PHONY: test-e2e-if-possible

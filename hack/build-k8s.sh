@@ -6,7 +6,8 @@
 #
 # Components: etcd kube-apiserver kubectl (the default, what envtest and the
 # demo need) and kube-controller-manager kube-scheduler kubelet kube-proxy
-# coredns (the local cluster, test/e2e/cluster). A binary that exists and
+# coredns registry (the local cluster, test/e2e/cluster; registry is CNCF
+# distribution, the node's image registry). A binary that exists and
 # reports the expected version is not rebuilt. A cold build of kube-apiserver takes ~15-20 minutes on two
 # cores; with a warm Go build cache, well under a minute.
 set -euo pipefail
@@ -14,6 +15,7 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-3.7.3}
 COREDNS_VERSION=${COREDNS_VERSION:-1.14.7} # must match hack/coredns/go.mod
+REGISTRY_VERSION=${REGISTRY_VERSION:-3.1.2} # must match hack/registry/go.mod
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 goos=$(go env GOOS)
 goarch=$(go env GOARCH)
@@ -56,6 +58,11 @@ for c in "${components[@]}"; do
       if current coredns "CoreDNS-$COREDNS_VERSION" -version; then echo "coredns $COREDNS_VERSION: up to date"; continue; fi
       echo "building coredns $COREDNS_VERSION (plugin subset, hack/coredns) ..."
       (cd "$root/hack/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
+      ;;
+    registry)
+      if current registry "v$REGISTRY_VERSION" --version; then echo "registry $REGISTRY_VERSION: up to date"; continue; fi
+      echo "building registry $REGISTRY_VERSION (CNCF distribution, filesystem storage only, hack/registry) ..."
+      (cd "$root/hack/registry" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=v$REGISTRY_VERSION" -o "$out/registry" .)
       ;;
     *) echo "unknown component $c" >&2; exit 2 ;;
   esac

@@ -250,7 +250,7 @@ func TestStreamerDeviceCountsMessages(t *testing.T) {
 // applyManifest applies YAML given inline.
 func applyManifest(ctx context.Context, t *testing.T, ns, manifest string) {
 	t.Helper()
-	if _, err := k.RunStdin(ctx, manifest, "-n", ns, "apply", "-f", "-"); err != nil {
+	if _, err := k.RunStdin(ctx, withImages(manifest), "-n", ns, "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 }

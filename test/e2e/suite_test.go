@@ -3,7 +3,8 @@
 // Package e2e runs zmq-operator on a real single-node Kubernetes (containerd,
 // kubelet, kube-proxy, CoreDNS, controller-manager, scheduler; all built from
 // source, see package cluster), deployed the way a user deploys it
-// (kubectl apply -k config/default), with the sample topologies exchanging
+// (the images pushed to a registry on the node, then `helm install` of
+// charts/zmq-operator, and again `kubectl apply -f dist/install.yaml`), with the sample topologies exchanging
 // real ZeroMQ messages. Run it with `make test-e2e` (root, Linux).
 package e2e
 
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,11 @@ var (
 	kubectlBin string
 	k          deploy.Kubectl
 	skipReason string
+	// examplesImage is the examples image in the node's registry; the
+	// samples' zmq-operator-examples:dev is replaced by it.
+	examplesImage = "zmq-operator-examples:dev"
+	// installMethod is how the operator is installed in this pass.
+	installMethod string
 )
 
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
@@ -65,20 +72,100 @@ func runSuite(m *testing.M) int {
 	}()
 	fmt.Printf("==> cluster up in %s\n", time.Since(start).Round(time.Second))
 	k = deploy.Kubectl{Bin: kubectlBin, Kubeconfig: c.Kubeconfig()}
-	if err := deploy.LoadImages(ctx, repoRoot, c); err != nil {
-		fmt.Fprintln(os.Stderr, "images:", err)
+	start = time.Now()
+	reg := deploy.Registry{Host: c.Registry(), Tag: "e2e"}
+	if err := deploy.PushImages(ctx, repoRoot, reg); err != nil {
+		fmt.Fprintln(os.Stderr, "pushing the images:", err)
 		return 1
 	}
-	if err := deploy.Operator(ctx, k, repoRoot); err != nil {
-		fmt.Fprintln(os.Stderr, "deploying the operator:", err)
-		dumpOperator(context.Background())
-		return 1
+	examplesImage = reg.Examples()
+	fmt.Printf("==> images pushed to the node's registry in %s: %s, %s, %s\n", time.Since(start).Round(time.Second), reg.Manager(), reg.Sidecar(), reg.Examples())
+
+	// The suite runs once per install method, the operator uninstalled in
+	// between; a last pass installs the chart in namespaced mode for
+	// TestNamespaced alone. E2E_INSTALL=helm, install.yaml or namespaced
+	// runs one pass.
+	passes := []pass{{deploy.Helm, deploy.Helm, nil}, {deploy.Installer, deploy.Installer, nil},
+		{namespacedPass, deploy.Helm, []string{"--set", "watchNamespaces={" + watchedNS + "}"}}}
+	if only := os.Getenv("E2E_INSTALL"); only != "" {
+		passes = slices.DeleteFunc(passes, func(p pass) bool { return p.name != only })
 	}
-	code := m.Run()
-	if code != 0 {
-		dumpOperator(context.Background())
+	code := 0
+	for i, p := range passes {
+		if i > 0 {
+			start = time.Now()
+			if err := waitNamespacesGone(ctx, "e2e-"); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if err := deploy.Uninstall(ctx, k, repoRoot, passes[i-1].method); err != nil {
+				fmt.Fprintln(os.Stderr, "uninstalling the operator:", err)
+				return 1
+			}
+			fmt.Printf("==> operator (%s) uninstalled in %s\n", passes[i-1].name, time.Since(start).Round(time.Second))
+		}
+		if p.name == namespacedPass {
+			// The chart's Roles go into the watched namespaces: they must exist.
+			if _, err := kubectl(ctx, "create", "namespace", watchedNS); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		start = time.Now()
+		if err := deploy.Install(ctx, k, repoRoot, p.method, reg, p.helmArgs...); err != nil {
+			fmt.Fprintf(os.Stderr, "installing the operator (%s): %v\n", p.name, err)
+			dumpOperator(context.Background())
+			return 1
+		}
+		installMethod = p.name
+		fmt.Printf("==> operator installed (%s) in %s, every image pulled from %s\n", p.name, time.Since(start).Round(time.Second), reg.Host)
+		if c := m.Run(); c != 0 {
+			fmt.Fprintf(os.Stderr, "==> FAIL with the operator installed by %s\n", p.name)
+			dumpOperator(context.Background())
+			code = c
+		} else {
+			fmt.Printf("==> PASS with the operator installed by %s\n", p.name)
+		}
 	}
 	return code
+}
+
+// A pass installs the operator one way and runs the suite.
+type pass struct {
+	name, method string
+	helmArgs     []string
+}
+
+// The namespaced pass: the chart with watchNamespaces={ns-a}.
+const (
+	namespacedPass = "namespaced"
+	watchedNS      = "ns-a"
+	unwatchedNS    = "ns-b"
+)
+
+// waitNamespacesGone waits until no namespace named prefix* exists: the
+// tests delete theirs without waiting, and the next pass recreates them.
+func waitNamespacesGone(ctx context.Context, prefix string) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, err := kubectl(ctx, "get", "namespaces", "-o", "name")
+		if err != nil {
+			return err
+		}
+		var left []string
+		for _, n := range strings.Fields(out) {
+			if strings.HasPrefix(strings.TrimPrefix(n, "namespace/"), prefix) {
+				left = append(left, n)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespaces still terminating after 3m: %v", left)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func dumpOperator(ctx context.Context) {
@@ -97,6 +184,10 @@ func e2eOnly(t *testing.T) context.Context {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
+	if installMethod == namespacedPass {
+		t.Skip("the namespaced pass runs TestNamespaced only")
+	}
+	t.Logf("operator installed with %s", installMethod)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -160,8 +251,24 @@ func setPaused(ctx context.Context, p pod, paused bool) error {
 // applySample applies a sample topology into ns and waits for Ready.
 func applySample(ctx context.Context, t *testing.T, ns, file, name string) {
 	t.Helper()
-	mustKubectl(ctx, t, "-n", ns, "apply", "-f", filepath.Join(repoRoot, "config", "samples", file))
+	applyManifest(ctx, t, ns, sample(t, file))
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/"+name, "--timeout=240s")
+}
+
+// sample returns a sample topology of config/samples, its example workloads
+// pulling from the node's registry.
+func sample(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withImages(string(raw))
+}
+
+// withImages points a manifest's example workloads at the node's registry.
+func withImages(manifest string) string {
+	return strings.ReplaceAll(manifest, "zmq-operator-examples:dev", examplesImage)
 }
 
 // readyCondition returns the Ready condition's status, reason and message.

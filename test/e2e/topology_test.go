@@ -292,7 +292,7 @@ func TestRequestReply(t *testing.T) {
 func TestOperatorFaults(t *testing.T) {
 	ctx := e2eOnly(t)
 	ns := newNamespace(ctx, t, "e2e-faults")
-	mustKubectl(ctx, t, "-n", ns, "apply", "-f", repoRoot+"/config/samples/zmq_v1alpha1_pubsub.yaml")
+	applyManifest(ctx, t, ns, sample(t, "zmq_v1alpha1_pubsub.yaml"))
 	mustKubectl(ctx, t, "-n", "zmq-operator-system", "delete", "pod", "-l", "app.kubernetes.io/component=manager", "--grace-period=0", "--force")
 	mustKubectl(ctx, t, "-n", "zmq-operator-system", "rollout", "status", "deployment/zmq-operator-controller-manager", "--timeout=180s")
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/pubsub", "--timeout=240s")

@@ -77,6 +77,7 @@ const (
 	proxyMetrics   = 10249
 	dnsReadyPort   = 18181
 	dnsHealthPort  = 18080
+	registryPort   = 5000
 )
 
 func (c *Config) setDefaults() error {
@@ -159,6 +160,15 @@ func (c *Cluster) Config() Config { return c.cfg }
 
 // ContainerdSocket returns the path of the private containerd socket.
 func (c *Cluster) ContainerdSocket() string { return c.containerdSock() }
+
+// Registry returns the host:port of the node's image registry (CNCF
+// distribution, plain HTTP on NodeIP). containerd pulls from it; anything
+// on this machine can push to it, e.g. images.Push(…, Registry()+"/name:tag", true).
+func (c *Cluster) Registry() string { return fmt.Sprintf("%s:%d", c.cfg.NodeIP, registryPort) }
+
+// PauseImage is the sandbox image (containerd's sandbox_image): the pause
+// program, pushed to the node's registry during Up and pulled from there.
+func (c *Cluster) PauseImage() string { return c.Registry() + "/zmq-e2e/pause:1" }
 
 // LogDir returns the directory of the component logs (kept by Down).
 func (c *Cluster) LogDir() string { return c.dir("logs") }

@@ -9,12 +9,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	criv1 "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/zmq-operator/zmq-operator/test/e2e/images"
 )
 
 // writeConfigs writes the configuration files of containerd, CNI, kubelet,
-// kube-proxy and CoreDNS.
+// kube-proxy, CoreDNS and the registry.
 func (c *Cluster) writeConfigs() error {
 	files := map[string]string{
 		c.dir("etc", "containerd.toml"):              c.containerdConfig(),
@@ -22,6 +20,9 @@ func (c *Cluster) writeConfigs() error {
 		c.dir("etc", "kubelet.yaml"):                 c.kubeletConfig(),
 		c.dir("etc", "kube-proxy.yaml"):              c.proxyConfig(),
 		c.dir("etc", "Corefile"):                     c.corefile(),
+		c.dir("etc", "registry.yaml"):                c.registryConfig(),
+		// containerd pulls from the node's registry over plain HTTP.
+		c.dir("containerd", "certs.d", c.Registry(), "hosts.toml"): fmt.Sprintf("server = %[1]q\n\n[host.%[1]q]\n  capabilities = [\"pull\", \"resolve\"]\n", "http://"+c.Registry()),
 		// Pods get only the cluster DNS server and search path: no search
 		// domains or resolvers of this machine leak in.
 		c.dir("etc", "resolv.conf"): "# local e2e cluster: kubelet adds the cluster DNS server\n",
@@ -93,7 +94,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %[8]q
 `, c.dir("containerd", "root"), c.dir("containerd", "state"), c.containerdSock(), c.dir("containerd", "containerd.sock.ttrpc"),
-		c.dir("containerd", "opt"), images.PauseImage, c.dir("cni", "net.d"), c.dir("containerd", "certs.d"), c.dir("containerd", "runc"))
+		c.dir("containerd", "opt"), c.PauseImage(), c.dir("cni", "net.d"), c.dir("containerd", "certs.d"), c.dir("containerd", "runc"))
+}
+
+// registryConfig is CNCF distribution's configuration: plain HTTP on
+// NodeIP, images kept under WorkDir/registry.
+func (c *Cluster) registryConfig() string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: %q
+  delete:
+    enabled: true
+http:
+  addr: %q
+`, c.dir("registry"), c.Registry())
 }
 
 func (c *Cluster) cniConfig() string {
@@ -380,6 +397,10 @@ func (c *Cluster) kubeletArgs() []string {
 
 func (c *Cluster) proxyArgs() []string {
 	return []string{"--config", c.dir("etc", "kube-proxy.yaml"), "--v=1"}
+}
+
+func (c *Cluster) registryArgs() []string {
+	return []string{"serve", c.dir("etc", "registry.yaml")}
 }
 
 func (c *Cluster) corednsArgs() []string {

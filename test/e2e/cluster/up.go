@@ -38,7 +38,7 @@ var hostTools = []struct{ path, pkg string }{
 }
 
 // Binaries are the files BinDir must hold.
-var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "coredns"}
+var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "coredns", "registry"}
 
 // Preflight checks that this machine can run the cluster: Linux, root, the
 // binaries in binDir and the host packages. Every error wraps ErrUnsupported.
@@ -71,7 +71,7 @@ func Preflight(binDir string) error {
 	}
 	var msgs []string
 	if len(missingBins) > 0 {
-		msgs = append(msgs, fmt.Sprintf("missing in %s: %s (run: hack/build-k8s.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy coredns)", binDir, strings.Join(missingBins, " ")))
+		msgs = append(msgs, fmt.Sprintf("missing in %s: %s (run: hack/build-k8s.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry)", binDir, strings.Join(missingBins, " ")))
 	}
 	if len(missingPkgs) > 0 {
 		msgs = append(msgs, "missing host packages: apt-get install -y "+strings.Join(missingPkgs, " "))
@@ -175,13 +175,16 @@ func (c *Cluster) up(ctx context.Context) error {
 	if err := c.step("host network ("+cfg.NodeIP+" on lo, ip_forward, FORWARD drop rule)", func() error { return c.setupHost(ctx) }); err != nil {
 		return err
 	}
-	// The pause image builds while containerd and etcd start.
-	pauseTar := c.dir("images", "pause.tar")
+	// The pause image builds while containerd, the registry and etcd start.
+	pauseLayout := c.dir("images", "pause")
 	pauseErr := make(chan error, 1)
-	go func() { pauseErr <- images.BuildPause(ctx, pauseTar) }()
+	go func() { pauseErr <- images.BuildPauseLayout(ctx, pauseLayout) }()
 
 	t0 := time.Now()
 	if err := c.startContainerd(); err != nil {
+		return err
+	}
+	if err := c.start("registry", c.bin("registry"), c.registryArgs()...); err != nil {
 		return err
 	}
 	if err := c.start("etcd", c.bin("etcd"), c.etcdArgs()...); err != nil {
@@ -191,6 +194,10 @@ func (c *Cluster) up(ctx context.Context) error {
 		return err
 	}
 	c.logf("==> etcd ready (%.1fs)", time.Since(t0).Seconds())
+	if err := c.waitReady(ctx, "registry", 30*time.Second, c.httpCheck(nil, "http://"+c.Registry()+"/v2/", "{}")); err != nil {
+		return err
+	}
+	c.logf("==> registry ready at %s (%.1fs)", c.Registry(), time.Since(t0).Seconds())
 	t0 = time.Now()
 	if err := c.start("kube-apiserver", c.bin("kube-apiserver"), c.apiserverArgs()...); err != nil {
 		return err
@@ -201,10 +208,10 @@ func (c *Cluster) up(ctx context.Context) error {
 	if err := <-pauseErr; err != nil {
 		return fmt.Errorf("building the pause image: %w", err)
 	}
-	if err := c.ImportImage(ctx, pauseTar); err != nil {
-		return fmt.Errorf("%w (see %s)", err, c.logPath("containerd"))
+	if _, err := images.Push(ctx, pauseLayout, c.PauseImage(), true); err != nil {
+		return fmt.Errorf("%w (see %s)", err, c.logPath("registry"))
 	}
-	c.logf("==> containerd ready, pause image imported (%.1fs)", time.Since(t0).Seconds())
+	c.logf("==> containerd ready, pause image pushed to %s (%.1fs)", c.PauseImage(), time.Since(t0).Seconds())
 	admin, err := c.adminClient()
 	if err != nil {
 		return err
@@ -295,12 +302,14 @@ func componentEnv() []string {
 	for _, e := range os.Environ() {
 		k := strings.SplitN(e, "=", 2)[0]
 		switch strings.ToUpper(k) {
-		case "KUBECONFIG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "PATH":
+		case "KUBECONFIG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "PATH", "OTEL_TRACES_EXPORTER":
 			continue
 		}
 		env = append(env, e)
 	}
-	return append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	// OTEL_TRACES_EXPORTER=none: the registry would otherwise export traces
+	// to an OTLP collector on localhost.
+	return append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "OTEL_TRACES_EXPORTER=none")
 }
 
 // waitReady polls check every 200 ms until it succeeds, the component exits

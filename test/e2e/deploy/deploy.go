@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -236,4 +237,131 @@ func do(ctx context.Context, method, url string, body io.Writer) error {
 	}
 	_, err = io.Copy(body, resp.Body)
 	return err
+}
+
+// Registry names the images of one installation pulled from a registry:
+// Host/<name>:Tag for each name of Images (without its :dev tag).
+type Registry struct {
+	Host, Tag string
+}
+
+// Ref returns the reference of one image, e.g. Ref("zmq-sidecar").
+func (r Registry) Ref(name string) string { return r.Host + "/" + name + ":" + r.Tag }
+
+// Manager, Sidecar and Examples are the references of the three images.
+func (r Registry) Manager() string  { return r.Ref("zmq-operator") }
+func (r Registry) Sidecar() string  { return r.Ref("zmq-sidecar") }
+func (r Registry) Examples() string { return r.Ref("zmq-operator-examples") }
+
+// PushImages packs each binary of repoRoot/bin (built for this machine's
+// architecture by `make build`) into a one-platform OCI image layout, as
+// `make images` does for every platform, and pushes it to the registry over
+// plain HTTP, as `make push INSECURE=1` does.
+func PushImages(ctx context.Context, repoRoot string, to Registry) error {
+	dir, err := os.MkdirTemp("", "zmq-images")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, img := range Images {
+		name, _, _ := strings.Cut(img.Name, ":")
+		bin := filepath.Join(repoRoot, "bin", img.Binary)
+		if err := static(bin); err != nil {
+			return fmt.Errorf("%s: %w (run `make build`)", name, err)
+		}
+		idx, err := images.Index(map[string]images.ImageSpec{runtime.GOARCH: {
+			Files:      map[string]string{"/" + img.Binary: bin},
+			Entrypoint: []string{"/" + img.Binary},
+			User:       "65532:65532",
+		}}, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		layout := filepath.Join(dir, name)
+		if err := images.WriteLayout(layout, idx, to.Tag); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := images.Push(ctx, layout, to.Ref(name), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Methods are the ways a user installs the operator, each exercised by
+// the e2e suite: the Helm chart and the release manifest.
+const (
+	Helm      = "helm"
+	Installer = "install.yaml"
+)
+
+// Namespace is the operator's namespace with either method.
+const Namespace = "zmq-operator-system"
+
+// Install installs the operator with method (Helm: `helm install
+// zmq-operator charts/zmq-operator` with the image values pointing at reg;
+// Installer: `kubectl apply -f dist/install.yaml` as hack/build-installer.sh
+// writes it for reg's images), secure metrics on, and waits until the
+// Deployment has rolled out and the webhook answers. helmArgs are extra
+// `helm install` arguments (--set …).
+func Install(ctx context.Context, k Kubectl, repoRoot, method string, reg Registry, helmArgs ...string) error {
+	switch method {
+	case Helm:
+		args := []string{"install", "zmq-operator", filepath.Join(repoRoot, "charts", "zmq-operator"),
+			"--namespace", Namespace, "--create-namespace",
+			"--set", "image.registry=" + reg.Host, "--set", "image.repository=zmq-operator", "--set", "image.tag=" + reg.Tag,
+			"--set", "sidecarImage.registry=" + reg.Host, "--set", "sidecarImage.repository=zmq-sidecar", "--set", "sidecarImage.tag=" + reg.Tag,
+			"--set", "metrics.secure=true"}
+		if _, err := RunHelm(ctx, k, repoRoot, append(args, helmArgs...)...); err != nil {
+			return err
+		}
+	case Installer:
+		out := filepath.Join(os.TempDir(), "zmq-e2e-install.yaml")
+		cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "hack", "build-installer.sh"), out, reg.Manager(), reg.Sidecar())
+		cmd.Env = append(os.Environ(), "KUBECTL="+k.Bin)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("hack/build-installer.sh: %w: %s", err, b)
+		}
+		if _, err := k.Run(ctx, "apply", "-f", out); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown install method %q", method)
+	}
+	if _, err := k.Run(ctx, "-n", Namespace, "rollout", "status",
+		"deployment/zmq-operator-controller-manager", "--timeout=180s"); err != nil {
+		return err
+	}
+	return WaitForWebhook(ctx, k, repoRoot, time.Minute)
+}
+
+// Uninstall removes what Install installed, the CRD and the operator's
+// namespace included, and waits until they are gone.
+func Uninstall(ctx context.Context, k Kubectl, repoRoot, method string) error {
+	switch method {
+	case Helm:
+		if _, err := RunHelm(ctx, k, repoRoot, "uninstall", "zmq-operator", "--namespace", Namespace, "--wait"); err != nil {
+			return err
+		}
+	case Installer:
+		if _, err := k.Run(ctx, "delete", "-f", filepath.Join(os.TempDir(), "zmq-e2e-install.yaml"), "--ignore-not-found", "--wait"); err != nil {
+			return err
+		}
+	}
+	_, err := k.Run(ctx, "delete", "namespace/"+Namespace, "crd/zmqtopologies.zmq.topology.dev", "--ignore-not-found", "--wait", "--timeout=180s")
+	return err
+}
+
+// RunHelm runs the pinned helm (hack/tools/go.mod) against k's cluster.
+func RunHelm(ctx context.Context, k Kubectl, repoRoot string, args ...string) (string, error) {
+	tools := filepath.Join(repoRoot, "hack", "tools")
+	cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "-modfile=" + filepath.Join(tools, "go.mod"), "helm"}, args...)...)
+	cmd.Dir = tools
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("helm %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
 }

@@ -256,6 +256,30 @@ func BuildPause(ctx context.Context, outTar string) error {
 	return BuildGoImage(ctx, dir, "./cmd/pause", PauseImage, outTar)
 }
 
+// BuildPauseLayout builds the pause program for this machine's
+// architecture and writes it as a one-platform OCI image layout in dir
+// (tagged 1), ready for Push.
+func BuildPauseLayout(ctx context.Context, dir string) error {
+	mod, err := ModuleDir()
+	if err != nil {
+		return err
+	}
+	bin := dir + ".bin"
+	defer os.Remove(bin)
+	if err := GoBuild(ctx, mod, "./cmd/pause", bin); err != nil {
+		return err
+	}
+	idx, err := Index(map[string]ImageSpec{runtime.GOARCH: {
+		Files:      map[string]string{"/pause": bin},
+		Entrypoint: []string{"/pause"},
+		User:       "65532:65532",
+	}}, nil)
+	if err != nil {
+		return err
+	}
+	return WriteLayout(dir, idx, "1")
+}
+
 // ModulePath is the import path of the test/e2e module.
 const ModulePath = "github.com/zmq-operator/zmq-operator/test/e2e"
 
