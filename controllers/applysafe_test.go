@@ -25,19 +25,6 @@ import (
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 )
 
-// runningPipeline creates the pipeline sample in a namespace of its own and
-// waits until its eight children exist and it is Ready.
-func runningPipeline(ctx context.Context, t *testing.T, g gomega.Gomega) (*zmqv1.ZMQTopology, client.ObjectKey) {
-	t.Helper()
-	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", newNamespace(ctx, t))
-	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
-	markAllReady(ctx, g, z)
-	key := client.ObjectKeyFromObject(z)
-	eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-	return z, key
-}
-
 // childPaths are the URL path prefixes of a namespace's ConfigMaps,
 // Services, Deployments and StatefulSets (not its events).
 func childPaths(ns string) []string {
@@ -56,7 +43,8 @@ func childPaths(ns string) []string {
 // the whole change.
 func TestRefusedUpdateTouchesNothing(t *testing.T) {
 	ctx, g := envtestOnly(t)
-	z, key := runningPipeline(ctx, t, g)
+	z, _ := runningPipeline(ctx, t, g, newNamespace(ctx, t))
+	key := client.ObjectKeyFromObject(z)
 	before := childVersions(ctx, t, z)
 	since := time.Now()
 
@@ -109,7 +97,8 @@ func TestRefusedUpdateTouchesNothing(t *testing.T) {
 // those reconciles sent the refused write again.
 func TestRefusedChildBacksOff(t *testing.T) {
 	ctx, g := envtestOnly(t)
-	z, key := runningPipeline(ctx, t, g)
+	z, _ := runningPipeline(ctx, t, g, newNamespace(ctx, t))
+	key := client.ObjectKeyFromObject(z)
 	ns := z.Namespace
 	installFreezePolicy(ctx, t, g, ns)
 	before := childVersions(ctx, t, z)
@@ -276,7 +265,8 @@ func (c *staleReads) List(ctx context.Context, list client.ObjectList, opts ...c
 // rolled-out object is read.
 func TestStatusNotAheadOfStaleCache(t *testing.T) {
 	ctx, g := envtestOnly(t)
-	z, key := runningPipeline(ctx, t, g)
+	z, _ := runningPipeline(ctx, t, g, newNamespace(ctx, t))
+	key := client.ObjectKeyFromObject(z)
 	sinkKey := client.ObjectKey{Namespace: z.Namespace, Name: "pipeline-sink"}
 	old := &appsv1.Deployment{}
 	g.Expect(k8sClient.Get(ctx, sinkKey, old)).To(gomega.Succeed())

@@ -135,13 +135,8 @@ func TestInvalidSpec(t *testing.T) {
 
 	t.Run("invalid update leaves running children untouched", func(t *testing.T) {
 		g := gomega.NewWithT(t)
-		z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
-		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+		z, before := runningPipeline(ctx, t, g, ns)
 		key := client.ObjectKeyFromObject(z)
-		g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
-		markAllReady(ctx, g, z)
-		eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-		before := childVersions(ctx, t, z)
 
 		// Break the graph and, in the same edit, remove a component and
 		// scale another: none of it may reach the children.

@@ -171,13 +171,8 @@ func TestIssue9DerivedNameCollision(t *testing.T) {
 func TestIssue9InvalidRenameOfRunningTopology(t *testing.T) {
 	ctx, g := envtestOnly(t)
 	ns := newNamespace(ctx, t)
-	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
-	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+	z, before := runningPipeline(ctx, t, g, ns)
 	key := client.ObjectKeyFromObject(z)
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
-	markAllReady(ctx, g, z)
-	eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-	before := childVersions(ctx, t, z)
 
 	g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
 	z.Spec.Components[1].Sockets[1].Name = "re--sults"

@@ -90,13 +90,8 @@ func TestWebhookRefusesGraphErrors(t *testing.T) {
 	t.Run("update of a running topology", func(t *testing.T) {
 		g := gomega.NewWithT(t)
 		g.SetDefaultEventuallyTimeout(30 * time.Second)
-		z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
-		g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+		z, before := runningPipeline(ctx, t, g, ns)
 		key := client.ObjectKeyFromObject(z)
-		g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
-		markAllReady(ctx, g, z)
-		eventuallyReady(ctx, g, key, metav1.ConditionTrue, zmqv1.ReasonReady, "")
-		before := childVersions(ctx, t, z)
 		g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
 		generation := z.Generation
 
