@@ -233,7 +233,11 @@ func scFreePort(t *testing.T) int32 {
 	return int32(ln.Addr().(*net.TCPAddr).Port)
 }
 
-var scClient = &http.Client{Timeout: 5 * time.Second}
+// scTransport is scClient's own transport, so that countFDs can close its
+// idle keep-alive connections: they are fds of this process too.
+var scTransport = &http.Transport{}
+
+var scClient = &http.Client{Timeout: 5 * time.Second, Transport: scTransport}
 
 // scGet returns the status and body of a GET.
 func scGet(url string) (int, string, error) {
