@@ -44,6 +44,10 @@ const (
 	ReasonComponentNotReady = "ComponentNotReady"
 	// ReasonLinkNotReady: the named link has an end that is not ready.
 	ReasonLinkNotReady = "LinkNotReady"
+	// ReasonLinkDown: a link has connections down while both of its
+	// components are ready (Degraded and Ready); the message names the
+	// broken pod pair and the probe's error.
+	ReasonLinkDown = "LinkDown"
 	// ReasonRollingOut: a component's workload is being created or updated.
 	ReasonRollingOut = "RollingOut"
 	// ReasonRolledOut: no rollout is under way.

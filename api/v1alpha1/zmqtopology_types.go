@@ -442,10 +442,38 @@ type LinkStatus struct {
 	// requester first, such as PUSH-PULL.
 	Pattern string `json:"pattern"`
 
-	// ready is true when both ends are ready.
+	// ready is true when both ends are ready and, once the operator has
+	// polled the connecting pods' sidecars, every expected connection is up.
 	Ready bool `json:"ready"`
 
-	// reason explains why the link is not ready.
+	// expectedConnections is the number of connections the link should
+	// have: the connecting component's replicas times the endpoints each
+	// replica connects to (one per replica of a StatefulSet target, one for
+	// a Service). Zero until the sidecars have been polled.
+	// +optional
+	ExpectedConnections int32 `json:"expectedConnections,omitempty"`
+
+	// connectionsUp is how many of the expected connections the connecting
+	// pods' sidecars found up at their last ZMTP probe (connect, greeting,
+	// READY with the expected Socket-Type, PING where the pattern allows).
+	// +optional
+	ConnectionsUp int32 `json:"connectionsUp,omitempty"`
+
+	// rttP50Micros is the median ZMTP round trip of the link's connections,
+	// in microseconds: the PING/PONG RTT where the peer answers PING,
+	// otherwise the handshake latency. Rounded up to a bucket boundary
+	// (1-2-5 series) so that status changes only when the RTT does.
+	// +optional
+	RTTP50Micros int64 `json:"rttP50Micros,omitempty"`
+
+	// rttMaxMicros is the largest round trip of the link's connections, in
+	// microseconds, bucketed like rttP50Micros.
+	// +optional
+	RTTMaxMicros int64 `json:"rttMaxMicros,omitempty"`
+
+	// reason explains why the link is not ready; when a connection is down
+	// it names the broken pair, such as
+	// "worker-7c9f/pod-2 -> ventilator-0: connection refused".
 	// +optional
 	Reason string `json:"reason,omitempty"`
 }
