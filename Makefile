@@ -113,9 +113,10 @@ VERSION ?= dev
 GO_BUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
 .PHONY: build
-build: ## Build the static binaries the images hold: manager, zmq-sidecar, zmq-example.
+build: ## Build the static binaries the images hold: manager, zmq-sidecar, zmq-example; and the kubectl-zmq plugin.
 	$(GO_BUILD) -o bin/manager .
 	$(GO_BUILD) -o bin/zmq-sidecar ./sidecar
+	$(GO_BUILD) -o bin/kubectl-zmq ./cmd/kubectl-zmq
 	cd examples && $(GO_BUILD) -o ../bin/zmq-example ./cmd/zmq-example
 
 .PHONY: helm-lint
