@@ -107,6 +107,14 @@ bench: build ## Throughput of pkg/zmtp vs libzmq vs go-zeromq/zmq4, and the side
 	cd test/interop && CGO_ENABLED=1 go run ./cmd/bench
 	go run ./hack/bench/agent --duration 60s
 
+##@ Docs
+
+.PHONY: docs
+docs: ## Draw the README's picture docs/pubsub.svg from the captured sample docs/pubsub.yaml (kubectl zmq graph -f, offline) with Graphviz.
+	hack/prereqs.sh docs
+	go run ./cmd/kubectl-zmq graph -f docs/pubsub.yaml -o dot > docs/pubsub.dot
+	dot -Tsvg docs/pubsub.dot -o docs/pubsub.svg
+
 ##@ Build
 
 VERSION ?= dev

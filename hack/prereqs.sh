@@ -12,6 +12,9 @@
 #                            them instead of building for an hour first).
 #   hack/prereqs.sh cluster  make, git and the cluster set: containerd, runc,
 #                            CNI plugins, iptables, conntrack, iproute2.
+#   hack/prereqs.sh docs     make, git, graphviz (`make docs` draws with dot;
+#                            the test mode needs it too: the plugin's DOT is
+#                            rendered by the unit and e2e tests).
 #
 # The Go toolchain is checked in every mode against go.mod's go line.
 # Exit status: 0 when everything is present (or was installed), 1 otherwise,
@@ -21,13 +24,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 mode=${1:-test}
 case "$mode" in
-  test | demo | cluster) ;;
+  test | demo | cluster | docs) ;;
   -h | --help)
-    sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)
-    echo "usage: $0 test|demo|cluster" >&2
+    echo "usage: $0 test|demo|cluster|docs" >&2
     exit 2
     ;;
 esac
@@ -53,6 +56,9 @@ if [ "$mode" = test ]; then
     need+=(libzmq3-dev)
   fi
   have promtool || need+=(prometheus)
+fi
+if [ "$mode" = test ] || [ "$mode" = docs ]; then
+  have dot || need+=(graphviz)
 fi
 
 # The single-node cluster (e2e suite, demo, cluster-up): container runtime,

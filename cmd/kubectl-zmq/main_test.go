@@ -121,3 +121,17 @@ func TestPingTargets(t *testing.T) {
 		t.Errorf("command %q", got)
 	}
 }
+
+// TestDocsPictureIsCurrent: docs/pubsub.dot, which make docs renders into
+// the README's docs/pubsub.svg, is what the plugin draws from the captured
+// docs/pubsub.yaml today (run make docs after changing either).
+func TestDocsPictureIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../../docs/pubsub.dot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "", "graph", "-f", "../../docs/pubsub.yaml", "-o", "dot")
+	if code != 0 || out != string(want) {
+		t.Errorf("docs/pubsub.dot is stale: run make docs (exit %d, %s)", code, errOut)
+	}
+}
