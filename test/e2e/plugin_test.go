@@ -36,7 +36,9 @@ func TestKubectlPlugin(t *testing.T) {
 	// The default namespace, so that the captured snapshot reads as a
 	// user's would; deleted at the end.
 	const ns = "default"
-	t.Cleanup(func() { _, _ = kubectl(context.Background(), "-n", ns, "delete", "zt", "pubsub", "--wait=true", "--timeout=60s") })
+	t.Cleanup(func() {
+		_, _ = kubectl(context.Background(), "-n", ns, "delete", "zt", "pubsub", "--wait=true", "--timeout=60s")
+	})
 	if _, err := k.RunStdin(ctx, sample(t, "zmq_v1alpha1_pubsub.yaml"), "-n", ns, "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
