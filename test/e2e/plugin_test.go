@@ -43,6 +43,7 @@ func TestKubectlPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(ctx, t, ns, "pubsub", 4*time.Minute)
+	polled := waitLinksPolled(ctx, t, ns, "pubsub", 60*time.Second)
 
 	zmq := func(stdin []byte, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, plugin, append([]string{"--kubeconfig", k.Kubeconfig, "-n", ns}, args...)...)
@@ -99,6 +100,17 @@ func TestKubectlPlugin(t *testing.T) {
 	if strings.Count(status, "-> events/frontend")+strings.Count(status, "events/backend ->") != 4 {
 		t.Errorf("status does not list the 4 links")
 	}
+	// Once the operator polls the sidecars, every link of the healthy
+	// sample is up with all its connections and a measured round trip.
+	if polled {
+		up := regexp.MustCompile(`(?m)^[├└]── \S+ -> \S+  (PUB-XSUB|XPUB-SUB)  up  (\d+)/(\d+) up  rtt `)
+		if n := len(up.FindAllString(status, -1)); n != 4 {
+			t.Errorf("%d of 4 links shown up with their connections and RTT", n)
+		}
+		if strings.Count(dotSrc, `color="#2e7d32", fontcolor="#2e7d32"`) != 4 {
+			t.Errorf("the graph does not draw the 4 links green:\n%s", dotSrc)
+		}
+	}
 
 	// ping: a subscriber reaches both Forwarder replicas; the device's
 	// backend answers as an XPUB on the pod's own port.
@@ -124,6 +136,39 @@ func TestKubectlPlugin(t *testing.T) {
 
 	if os.Getenv("E2E_CAPTURE_DOCS") == "1" {
 		captureDocs(ctx, t, ns, status)
+	}
+}
+
+// waitLinksPolled waits until every link of the topology has all its
+// expected connections up, and reports whether the operator polled the
+// sidecars at all (every link has connection counts) by the end of
+// timeout. Without the link poller it never does.
+func waitLinksPolled(ctx context.Context, t *testing.T, ns, name string, timeout time.Duration) (polled bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := mustKubectl(ctx, t, "-n", ns, "get", "zt", name, "-o",
+			`jsonpath={range .status.links[*]}{.expectedConnections}{" "}{.connectionsUp}{"\n"}{end}`)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		polled, allUp := true, true
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if len(f) == 0 || f[0] == "0" {
+				polled = false
+			}
+			if len(f) != 2 || f[0] != f[1] {
+				allUp = false
+			}
+		}
+		if polled && allUp {
+			t.Logf("every link of %s has all its connections up (expected, up):\n%s", name, out)
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Logf("links of %s after %s (expected, up): %q", name, timeout, out)
+			return polled
+		}
+		time.Sleep(time.Second)
 	}
 }
 
