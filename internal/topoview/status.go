@@ -20,8 +20,8 @@ var conditionOrder = []string{
 
 // WriteStatus writes the human-readable status of a topology: a header
 // line (Ready, generation), the components as a tree (kind, ready/desired
-// replicas, every socket with the endpoints its bound sockets publish or
-// the socket a connect targets), the links with their health (connections
+// replicas, every socket: a bound one with the endpoints it publishes, a
+// connecting one with its target), the links with their health (connections
 // up/expected, RTT, reason) and the conditions.
 func WriteStatus(w io.Writer, t *zmqv1.ZMQTopology) error {
 	g := Build(t)
@@ -43,8 +43,12 @@ func WriteStatus(w io.Writer, t *zmqv1.ZMQTopology) error {
 		fmt.Fprintf(b, "%s%s\n", branch(last), nodeLine(n))
 		c := t.Component(n.Name)
 		for j, s := range c.Sockets {
-			prefix := stem(last) + branch(j == len(c.Sockets)-1)
-			fmt.Fprintf(b, "%s%s\n", prefix, socketLine(&s, endpoints[n.Name+"/"+s.Name]))
+			lastSocket := j == len(c.Sockets)-1
+			fmt.Fprintf(b, "%s%s%s\n", stem(last), branch(lastSocket), socketLine(&s))
+			eps := endpoints[n.Name+"/"+s.Name]
+			for k, ep := range eps {
+				fmt.Fprintf(b, "%s%s%s%s\n", stem(last), stem(lastSocket), branch(k == len(eps)-1), ep)
+			}
 		}
 	}
 
@@ -93,14 +97,10 @@ func nodeLine(n Node) string {
 	return fmt.Sprintf("%s  %s  %s", n.Name, kind, state)
 }
 
-func socketLine(s *zmqv1.Socket, endpoints []string) string {
+func socketLine(s *zmqv1.Socket) string {
 	switch {
 	case s.Bind != nil:
-		line := fmt.Sprintf("%s %s bind :%d", s.Name, s.Type, s.Bind.Port)
-		if len(endpoints) > 0 {
-			line += "  " + strings.Join(endpoints, " ")
-		}
-		return line
+		return fmt.Sprintf("%s %s bind :%d", s.Name, s.Type, s.Bind.Port)
 	case s.Connect != nil && s.Connect.Address != "":
 		return fmt.Sprintf("%s %s connect %s", s.Name, s.Type, s.Connect.Address)
 	case s.Connect != nil:
@@ -123,8 +123,11 @@ func linkLine(e Edge) string {
 			parts = append(parts, s)
 		}
 	}
-	if e.Status != nil && e.Status.Reason != "" {
+	switch {
+	case e.Status != nil && e.Status.Reason != "":
 		parts = append(parts, e.Status.Reason)
+	case e.Health == HealthUnknown && e.Status != nil:
+		parts = append(parts, "both ends ready, connections not polled yet")
 	}
 	return strings.Join(parts, "  ")
 }
