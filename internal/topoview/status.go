@@ -118,10 +118,11 @@ func linkLine(e Edge) string {
 	if e.External != "" {
 		parts[2] = "external, not observed"
 	}
-	for _, s := range []string{Connections(e.Status), RTT(e.Status)} {
-		if s != "" {
-			parts = append(parts, s)
-		}
+	if e.Status != nil && e.Status.ExpectedConnections > 0 {
+		parts = append(parts, fmt.Sprintf("connections %d/%d", e.Status.ConnectionsUp, e.Status.ExpectedConnections))
+	}
+	if rtt := RTT(e.Status); rtt != "" {
+		parts = append(parts, rtt)
 	}
 	switch {
 	case e.Status != nil && e.Status.Reason != "":

@@ -103,7 +103,7 @@ func TestKubectlPlugin(t *testing.T) {
 	// Once the operator polls the sidecars, every link of the healthy
 	// sample is up with all its connections and a measured round trip.
 	if polled {
-		up := regexp.MustCompile(`(?m)^[├└]── \S+ -> \S+  (PUB-XSUB|XPUB-SUB)  up  (\d+)/(\d+) up  rtt `)
+		up := regexp.MustCompile(`(?m)^[├└]── \S+ -> \S+  (PUB-XSUB|XPUB-SUB)  up  connections (\d+)/(\d+)  rtt `)
 		if n := len(up.FindAllString(status, -1)); n != 4 {
 			t.Errorf("%d of 4 links shown up with their connections and RTT", n)
 		}
