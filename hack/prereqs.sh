@@ -4,7 +4,7 @@
 # `make test`, `make demo` and `make cluster-up`.
 #
 #   hack/prereqs.sh test     make, git, pkg-config + libzmq (interop tests),
-#                            promtool (metrics lint); plus the cluster set
+#                            promtool (metrics lint), graphviz; plus the cluster set
 #                            when the e2e suite will run (root on Linux).
 #   hack/prereqs.sh demo     make, git; plus the cluster set on Linux (as
 #                            root the demo runs a real cluster; a non-root
