@@ -139,8 +139,10 @@ func handshakeMech(nc net.Conn, local SocketType, identity []byte, deadline time
 		return nil, protoErr("greeting", "unsupported mechanism "+quoteName(g.Mechanism)+", want "+mech.name(), nil)
 	}
 	// RFC 23: with CURVE one side is the server and the other the client.
-	if mech.name() != MechanismNull && g.AsServer == mech.asServer() {
-		return nil, protoErr("greeting", "both peers are "+roleName(g.AsServer)+"s", nil)
+	// libzmq 4.3 always sends as-server 0, so only two servers can be told
+	// apart here; two clients fail at the first command.
+	if mech.asServer() && g.AsServer {
+		return nil, protoErr("greeting", "both peers are "+mech.name()+" servers", nil)
 	}
 	c.minor = negotiatedMinor(g)
 	c.state.Store(int32(stateHandshake))
@@ -170,13 +172,6 @@ func handshakeMech(nc net.Conn, local SocketType, identity []byte, deadline time
 	_ = nc.SetDeadline(time.Time{})
 	c.state.Store(int32(stateReady))
 	return c, nil
-}
-
-func roleName(server bool) string {
-	if server {
-		return "server"
-	}
-	return "client"
 }
 
 // upgradeBuffers switches to the large traffic buffers after the
