@@ -96,7 +96,7 @@ func TestCurveStreamerDevice(t *testing.T) {
 	for _, tail := range [][]byte{
 		[]byte("\xde\xad\xbe\xef garbage"),
 		{0x06, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, // command, LONG, 2^63-1 octets
-		{0x04, 0x05, 'H', 'E', 'L', 'L', 'O'},                   // truncated HELLO
+		{0x04, 0x05, 'H', 'E', 'L', 'L', 'O'},                  // truncated HELLO
 	} {
 		nc, err := net.Dial("tcp", strings.TrimPrefix(front, "tcp://"))
 		if err != nil {
