@@ -364,3 +364,46 @@ func TestCurveUnauthorisedClientLibzmq(t *testing.T) {
 		}
 	})
 }
+
+// TestCurveHeartbeatsLibzmq: PING and PONG travel boxed (inside MESSAGE,
+// with the COMMAND flag) both ways: with libzmq pinging every 100 ms
+// (timeout 300 ms) and ours too, a CURVE connection stays up through 2 s
+// of silence, in both roles, on its first handshake.
+func TestCurveHeartbeatsLibzmq(t *testing.T) {
+	requireCurve(t)
+	server, client := newCurvePair(t), newCurvePair(t)
+	for _, oursServes := range []bool{true, false} {
+		t.Run(fmt.Sprintf("oursServes=%v", oursServes), func(t *testing.T) {
+			srvRole := curveRole{server: true, keys: server}
+			cliRole := curveRole{keys: client, serverKey: server.pub}
+			oursRole, libRole := srvRole, cliRole
+			if !oursServes {
+				oursRole, libRole = cliRole, srvRole
+			}
+			lib := newLibzmqCurve(t, zmtp.PUSH, "", libRole)
+			_ = lib.s.SetHeartbeatIvl(100 * time.Millisecond)
+			_ = lib.s.SetHeartbeatTimeout(300 * time.Millisecond)
+			opts := []zmtp.Option{zmtp.WithLinger(time.Second), zmtp.WithHeartbeat(zmtp.Heartbeat{Interval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond})}
+			if oursRole.server {
+				opts = append(opts, zmtp.WithCurveServer(oursRole.keys.sec))
+			} else {
+				opts = append(opts, zmtp.WithCurveClient(oursRole.serverKey, oursRole.keys.pub, oursRole.keys.sec))
+			}
+			s, err := zmtp.NewSocket(zmtp.PULL, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours := &oursPeer{s}
+			t.Cleanup(ours.close)
+			lib.connect(t, ours.bind(t))
+			sendRetry(t, lib, frames("first")...)
+			wantFrames(t, mustRecvFrames(t, ours), "first")
+			time.Sleep(2 * time.Second)
+			sendRetry(t, lib, frames("after silence")...)
+			wantFrames(t, mustRecvFrames(t, ours), "after silence")
+			if st := s.Stats(); st.Handshakes != 1 {
+				t.Fatalf("%d handshakes; want the one connection to have survived the heartbeats", st.Handshakes)
+			}
+		})
+	}
+}
