@@ -46,17 +46,23 @@ func TestCurvePairs(t *testing.T) {
 				if !serverBinds {
 					bOpt, aOpt = aOpt, bOpt
 				}
-				b := newSock(t, p.b, bOpt, WithHeartbeat(Heartbeat{Interval: 20 * time.Millisecond}))
-				a := newSock(t, p.a, aOpt, WithHeartbeat(Heartbeat{Interval: 20 * time.Millisecond}))
+				// PINGs every 20 ms, boxed; a peer that did not answer
+				// them would be dropped after 1 s.
+				hb := WithHeartbeat(Heartbeat{Interval: 20 * time.Millisecond, Timeout: time.Second})
+				b := newSock(t, p.b, bOpt, hb)
+				a := newSock(t, p.a, aOpt, hb)
 				ep := bind(t, b)
 				connect(t, a, ep)
 				waitPeers(t, a, 1)
 				waitPeers(t, b, 1)
 				exerciseCurvePair(t, ctx, a, b)
 				// Heartbeats are boxed commands too: the connection must
-				// survive several.
-				time.Sleep(100 * time.Millisecond)
+				// survive many, on its first handshake.
+				time.Sleep(1500 * time.Millisecond)
 				exerciseCurvePair(t, ctx, a, b)
+				if ha, hb := a.Stats().Handshakes, b.Stats().Handshakes; ha != 1 || hb != 1 {
+					t.Fatalf("handshakes %d and %d; want the first connection to survive", ha, hb)
+				}
 			})
 		}
 	}
