@@ -3,6 +3,7 @@ package zmqsocket
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,12 +70,16 @@ func readKeyFile(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	buf := make([]byte, maxKeyFile+1)
-	n, _ := f.Read(buf)
-	if n > maxKeyFile {
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxKeyFile {
 		return "", fmt.Errorf("%s: larger than %d octets, not a Z85 key", path, maxKeyFile)
 	}
-	return string(buf[:n]), nil
+	s := string(b)
+	clear(b)
+	return s, nil
 }
 
 // ReadCurvePublicKey reads a Z85 public key file.

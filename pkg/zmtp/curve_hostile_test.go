@@ -88,13 +88,21 @@ func TestHostileCurveHandshake(t *testing.T) {
 			h[2+1+len(cmdHello)] = 2
 			rc.send(t, h)
 		}, false},
+		{"HELLO padding not zero", func(t *testing.T, rc *rawCurve) {
+			h := append([]byte(nil), hello...)
+			h[2+1+len(cmdHello)+2+10] = 1
+			rc.send(t, h)
+			rc.noReply(t)
+		}, false},
 		{"HELLO boxed to another server key", func(t *testing.T, rc *rawCurve) {
 			rc.send(t, appendCommand(nil, cmdHello, helloData(new([32]byte), new([32]byte), (*[32]byte)(&intruder.pub))))
+			rc.noReply(t)
 		}, true},
 		{"HELLO with a flipped box octet", func(t *testing.T, rc *rawCurve) {
 			h := append([]byte(nil), hello...)
 			h[len(h)-1] ^= 1
 			rc.send(t, h)
+			rc.noReply(t)
 		}, true},
 		{"replayed HELLO on the same connection", func(t *testing.T, rc *rawCurve) {
 			rc.send(t, hello)
@@ -259,4 +267,13 @@ type stepClock struct{ t time.Time }
 func (c *stepClock) now() time.Time { return c.t }
 func (c *stepClock) newTicker(time.Duration) (<-chan time.Time, func()) {
 	return make(chan time.Time), func() {}
+}
+
+// noReply checks that the server closes the connection without sending
+// anything (no WELCOME to a client that did not prove it knows our key).
+func (rc *rawCurve) noReply(t *testing.T) {
+	t.Helper()
+	if b, err := rc.br.ReadByte(); err == nil {
+		t.Fatalf("server answered (first octet %#x); want the connection closed", b)
+	}
 }

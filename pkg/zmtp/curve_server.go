@@ -36,6 +36,10 @@ func parseHello(data []byte, secret *CurveSecretKey) (helloMsg, error) {
 	if data[0] != 1 || data[1] != 0 {
 		return hm, curveErr(fmt.Sprintf("HELLO version %d.%d, want 1.0", data[0], data[1]))
 	}
+	var pad [helloPadding]byte
+	if subtle.ConstantTimeCompare(data[2:2+helloPadding], pad[:]) != 1 {
+		return hm, curveErr("HELLO padding is not zero")
+	}
 	p := data[2+helloPadding:]
 	copy(hm.clientShort[:], p[:32])
 	hm.nonce = binary.BigEndian.Uint64(p[32:40])
