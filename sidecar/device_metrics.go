@@ -23,12 +23,13 @@ var (
 	descDevSubs     = prometheus.NewDesc("zmq_device_subscriptions", "Distinct subscription prefixes held on one side (Forwarder).", []string{"side"}, nil)
 	descDevOversize = prometheus.NewDesc("zmq_device_oversize_disconnects_total", "Peers disconnected on one side for sending a message over the socket's maxMsgSize (ZMQ_MAXMSGSIZE); each lost that message.", []string{"side"}, nil)
 	descDevRequeued = prometheus.NewDesc("zmq_device_requeued_messages_total", "Messages queued for a peer that left before they were written to it, and sent to the remaining peers instead (PUSH, DEALER).", []string{"side"}, nil)
+	descDevAuthFail = prometheus.NewDesc("zmq_device_auth_failures_total", "CURVE handshakes on one side that failed authentication: clients whose key is not allowed or who used a wrong server key, and (for a client side) servers that could not prove their key.", []string{"side"}, nil)
 	descDevHandshk  = prometheus.NewDesc("zmq_device_handshakes_total", "Connection attempts on one side by outcome (probes and TCP health checks count as failed).", []string{"side", "result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (d *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, desc := range []*prometheus.Desc{descDevMsgsIn, descDevMsgsOut, descDevBytesIn, descDevBytesOut, descDevDrops, descDevOversize, descDevRequeued, descDevPeers, descDevSubs, descDevHandshk} {
+	for _, desc := range []*prometheus.Desc{descDevMsgsIn, descDevMsgsOut, descDevBytesIn, descDevBytesOut, descDevDrops, descDevOversize, descDevRequeued, descDevPeers, descDevSubs, descDevHandshk, descDevAuthFail} {
 		ch <- desc
 	}
 }
@@ -52,6 +53,7 @@ func (d *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 		c(descDevRequeued, st.Requeued)
 		c(descDevHandshk, st.Handshakes, "ok")
 		c(descDevHandshk, st.HandshakeFailures, "failed")
+		c(descDevAuthFail, st.AuthFailures)
 		g(descDevPeers, st.Peers)
 		g(descDevSubs, st.Subscriptions)
 	}

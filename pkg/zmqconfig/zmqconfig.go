@@ -61,6 +61,9 @@ type Socket struct {
 	// Options are the socket options after merging the topology's defaults
 	// with the socket's overrides; unset options are omitted.
 	Options Options `json:"options,omitempty"`
+	// Security is the socket's security mechanism and key files; nil is
+	// the NULL mechanism (see Security).
+	Security *Security `json:"security,omitempty"`
 }
 
 // Peer names the bound socket that a connecting socket targets.
@@ -102,7 +105,8 @@ func EnvPrefix(socket string) string {
 // Env returns the environment variables that describe the component: ZMQ_
 // TOPOLOGY, ZMQ_COMPONENT, ZMQ_CONFIG, ZMQ_SOCKETS and, per socket,
 // ZMQ_<SOCKET>_TYPE, _ENDPOINTS (comma-separated), _BIND ("true"/"false")
-// and one variable per set option, named after the libzmq option.
+// and one variable per set option, named after the libzmq option, then the
+// security variables (see Security.env) when a mechanism is set.
 func (c *Config) Env() []Env {
 	names := make([]string, len(c.Sockets))
 	for i, s := range c.Sockets {
@@ -122,6 +126,7 @@ func (c *Config) Env() []Env {
 			Env{p + "BIND", strconv.FormatBool(s.Bind)},
 		)
 		env = append(env, s.Options.env(p)...)
+		env = append(env, s.Security.env(p)...)
 	}
 	return env
 }

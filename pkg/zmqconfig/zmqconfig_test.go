@@ -54,15 +54,15 @@ func TestEnvNamesNeverCollide(t *testing.T) {
 		SndHWM: &n, RcvHWM: &n, LingerMillis: &n, ConnectTimeoutMillis: &n, ReconnectIvlMillis: &n,
 		ReconnectIvlMaxMillis: &n, MaxMsgSize: &n64, HeartbeatIntervalMs: &n, HeartbeatTimeoutMs: &n,
 		HeartbeatTTLMs: &n, TCPKeepalive: &on, TCPKeepaliveIdleSec: &n, TCPKeepaliveIntvlSec: &n, TCPKeepaliveCount: &n,
-	}}}}
+	}, Security: &Security{Mechanism: "CURVE", Server: true, SecretKeyFile: "a", PublicKeyFile: "b", ServerPublicKeyFile: "c", AllowedClientKeysDir: "d"}}}}
 	var suffixes []string
 	for _, e := range c.Env() {
 		if s, ok := strings.CutPrefix(e.Name, EnvPrefix("s")); ok {
 			suffixes = append(suffixes, s)
 		}
 	}
-	if len(suffixes) != 17 {
-		t.Fatalf("suffixes = %q; want the 3 fixed ones and the 14 options", suffixes)
+	if len(suffixes) != 23 {
+		t.Fatalf("suffixes = %q; want the 3 fixed ones, the 14 options and the 6 security ones", suffixes)
 	}
 	for _, a := range suffixes {
 		for _, b := range suffixes {

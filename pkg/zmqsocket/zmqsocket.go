@@ -13,8 +13,9 @@ import (
 	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
 )
 
-// Open creates the socket s describes and binds or connects all its
-// endpoints. Connects return at once and reconnect in the background, so a
+// Open creates the socket s describes, with its security mechanism and
+// the keys its key files hold (SecurityOptions), and binds or connects all
+// its endpoints. Connects return at once and reconnect in the background, so a
 // peer that is not up yet is not an error. extra options are applied after
 // those from the configuration.
 func Open(s zmqconfig.Socket, extra ...zmtp.Option) (*zmtp.Socket, error) {
@@ -22,7 +23,12 @@ func Open(s zmqconfig.Socket, extra ...zmtp.Option) (*zmtp.Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", s.Name, err)
 	}
-	sock, err := zmtp.NewSocket(typ, append(Options(s.Options), extra...)...)
+	sec, err := SecurityOptions(s.Security, "security")
+	if err != nil {
+		return nil, fmt.Errorf("socket %s: %w", s.Name, err)
+	}
+	opts := append(Options(s.Options), sec...)
+	sock, err := zmtp.NewSocket(typ, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", s.Name, err)
 	}

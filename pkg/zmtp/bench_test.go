@@ -51,3 +51,47 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCurveThroughput is PUSH->PULL with the NULL and CURVE
+// mechanisms side by side (cross-implementation numbers: test/interop
+// cmd/bench-curve).
+func BenchmarkCurveThroughput(b *testing.B) {
+	srv, cli := newCurveKeys(b), newCurveKeys(b)
+	for _, size := range []int{16, 1024, 64 << 10} {
+		for _, mech := range []string{MechanismNull, MechanismCurve} {
+			b.Run(fmt.Sprintf("%dB/%s", size, mech), func(b *testing.B) {
+				var so, ro []Option
+				if mech == MechanismCurve {
+					so = []Option{curveClientOpt(srv.pub, cli)}
+					ro = []Option{curveServerOpt(srv)}
+				}
+				ctx := context.Background()
+				rcv := newSock(b, PULL, ro...)
+				snd := newSock(b, PUSH, append(so, WithLinger(0))...)
+				connect(b, snd, bind(b, rcv))
+				waitPeers(b, snd, 1)
+				payload := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ResetTimer()
+				done := make(chan error, 1)
+				go func() {
+					for i := 0; i < b.N; i++ {
+						if _, err := rcv.Recv(ctx); err != nil {
+							done <- err
+							return
+						}
+					}
+					done <- nil
+				}()
+				for i := 0; i < b.N; i++ {
+					if err := snd.Send(ctx, Msg{payload}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}

@@ -60,6 +60,8 @@ type conn struct {
 	peerMeta  Metadata
 	routingID []byte // identity used by ROUTER
 	remote    string
+	// codec frames the traffic: plain (NULL) or boxed (CURVE).
+	codec frameCodec
 
 	// Send queue, guarded by outMu: messages (bounded by the HWM) and
 	// pre-encoded control frames (commands, subscriptions; unbounded,
@@ -100,6 +102,11 @@ type conn struct {
 // handshake runs the greeting and NULL handshake on nc for a socket of type
 // local, within deadline. It returns a ready, not yet attached connection.
 func handshake(nc net.Conn, local SocketType, identity []byte, deadline time.Time) (*conn, error) {
+	return handshakeMech(nc, local, identity, deadline, nullMechanism{})
+}
+
+// handshakeMech runs the greeting and the handshake of mechanism mech.
+func handshakeMech(nc net.Conn, local SocketType, identity []byte, deadline time.Time, mech mechanism) (*conn, error) {
 	// Small buffers until the peer has proved it speaks ZMTP, so that many
 	// half-open connections cost little memory; see upgradeBuffers.
 	c := &conn{
@@ -115,7 +122,8 @@ func handshake(nc net.Conn, local SocketType, identity []byte, deadline time.Tim
 	_ = nc.SetDeadline(deadline)
 	c.state.Store(int32(stateGreeting))
 	// RFC 23 §"Greeting": both sides send the greeting at once.
-	if _, err := c.bw.Write(ourGreeting()); err != nil {
+	greeting := appendGreeting(nil, Greeting{Major: VersionMajor, Minor: VersionMinor, Mechanism: mech.name(), AsServer: mech.asServer()})
+	if _, err := c.bw.Write(greeting); err != nil {
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {
@@ -127,27 +135,37 @@ func handshake(nc net.Conn, local SocketType, identity []byte, deadline time.Tim
 	}
 	// RFC 23 §"Security Handshake": the mechanisms must match exactly, else
 	// the connection is closed (there is no mechanism to carry ERROR).
-	if g.Mechanism != MechanismNull {
-		return nil, protoErr("greeting", "unsupported mechanism "+quoteName(g.Mechanism), nil)
+	if g.Mechanism != mech.name() {
+		return nil, protoErr("greeting", "unsupported mechanism "+quoteName(g.Mechanism)+", want "+mech.name(), nil)
+	}
+	// RFC 23: with CURVE one side is the server and the other the client.
+	// libzmq 4.3 always sends as-server 0, so only two servers can be told
+	// apart here; two clients fail at the first command.
+	if mech.asServer() && g.AsServer {
+		return nil, protoErr("greeting", "both peers are "+mech.name()+" servers", nil)
 	}
 	c.minor = negotiatedMinor(g)
 	c.state.Store(int32(stateHandshake))
-	h := &handshakeIO{fr: &c.fr, bw: c.bw}
-	md, err := nullMechanism{}.handshake(h, readyData(local, identity))
+	h := &handshakeIO{fr: &c.fr, bw: c.bw, remote: c.remote}
+	var pt SocketType
+	check := func(md Metadata) error {
+		t, err := ParseSocketType(md.Get(PropSocketType))
+		if err != nil {
+			return &refusal{reason: "Invalid socket type", err: protoErr("handshake", err.Error(), ErrIncompatible)}
+		}
+		// RFC 37 §"Socket Type Compatibility": a peer of an incompatible
+		// type is refused with ERROR and closed.
+		if !Compatible(local, t) {
+			return &refusal{reason: "Invalid socket type", err: protoErr("handshake", "peer "+t.String()+" cannot talk to "+local.String(), ErrIncompatible)}
+		}
+		pt = t
+		return nil
+	}
+	md, codec, err := mech.handshake(h, readyData(local, identity), check)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := ParseSocketType(md.Get(PropSocketType))
-	if err != nil {
-		_ = h.writeCommand(cmdError, errorData("Invalid socket type"))
-		return nil, protoErr("handshake", err.Error(), ErrIncompatible)
-	}
-	// RFC 37 §"Socket Type Compatibility": a peer of an incompatible type
-	// is refused with ERROR and closed.
-	if !Compatible(local, pt) {
-		_ = h.writeCommand(cmdError, errorData("Invalid socket type"))
-		return nil, protoErr("handshake", "peer "+pt.String()+" cannot talk to "+local.String(), ErrIncompatible)
-	}
+	c.codec = codec
 	c.peerType = pt
 	c.peerMeta = md
 	c.upgradeBuffers()
@@ -314,17 +332,19 @@ func (c *conn) writeQueued() ([]Msg, error) {
 		c.s.lb.signal()
 
 		for _, raw := range ctl {
-			if _, err := c.bw.Write(raw); err != nil {
+			n, err := c.codec.writeRaw(c.bw, raw)
+			if err != nil {
 				return batch, err
 			}
-			c.unacked.skip(len(raw))
+			c.unacked.skip(n)
 		}
 		var bytes uint64
 		for i, m := range batch {
-			if err := writeMsg(c.bw, m); err != nil {
+			n, err := c.codec.writeMsg(c.bw, m)
+			if err != nil {
 				return batch[i:], err
 			}
-			c.unacked.push(m)
+			c.unacked.push(m, n)
 			bytes += uint64(m.Size())
 		}
 		c.unacked.ack(c.cw.n)
@@ -398,7 +418,7 @@ func (c *conn) readLoop() {
 		if maxMsg >= 0 {
 			limit = maxMsg - size
 		}
-		flags, body, err := c.fr.readFrame(limit)
+		flags, body, err := c.codec.readFrame(&c.fr, limit)
 		if err != nil {
 			if errors.Is(err, ErrFrameTooLarge) {
 				c.s.stats.oversize.Add(1)

@@ -97,6 +97,34 @@
 // and would hand a PING to its application), and honour the TTL a peer
 // announces.
 //
+// # Security: CURVE
+//
+// Sockets speak the NULL mechanism unless configured for CURVE (RFC 26,
+// CurveZMQ over ZMTP 3.x), which authenticates the server to its clients
+// and each client to the server and encrypts every frame, commands
+// included. Roles are independent of bind and connect:
+//
+//	pub, sec, _ := zmtp.GenerateCurveKeyPair()            // or ParseCurveSecretKey(z85)
+//	srv, _ := zmtp.NewSocket(zmtp.PULL, zmtp.WithCurveServer(sec),
+//		zmtp.WithCurveAuthorizer(zmtp.CurveAllowList(clientPub)))
+//	cli, _ := zmtp.NewSocket(zmtp.PUSH, zmtp.WithCurveClient(pub, clientPub, clientSec))
+//
+// Keys are 32 octets, written as 40 characters of Z85 (RFC 32:
+// Z85Encode, Z85Decode); a CurveSecretKey never prints. The boxes are NaCl
+// crypto_box and crypto_secretbox from golang.org/x/crypto; nonces follow
+// RFC 26 (short nonces strictly increase, so a replayed or reordered
+// command or MESSAGE closes the connection); keys and vouches are compared
+// in constant time; short-term secrets are cleared after use. The server
+// answers only a HELLO boxed to its own key (HELLO is padded to be longer
+// than WELCOME: no amplification), keeps its short-term secret only inside
+// the cookie it sends (sealed with a per-socket cookie key replaced every
+// minute; a cookie lives at most two minutes) and accepts an INITIATE only
+// with the cookie sent on the same connection, so a replayed INITIATE is
+// refused. A client the authoriser refuses gets ERROR "400" (what libzmq's
+// ZAP refusal sends). Every authentication failure is counted in
+// Stats.AuthFailures. After the handshake each frame travels as a MESSAGE
+// command (flags inside the box), sent like libzmq's.
+//
 // # Prober
 //
 // Probe(ctx, endpoint, ProbeOptions{}) connects, exchanges greetings, reads
@@ -124,6 +152,11 @@
 //	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzGreeting$'  -fuzztime 60s
 //	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 60s
 //	go test ./pkg/zmtp/ -run '^$' -fuzz '^FuzzCommand$'   -fuzztime 60s
+//
+// and for CURVE, FuzzCurveHello, FuzzCurveWelcome, FuzzCurveInitiate,
+// FuzzCurveReady, FuzzCurveMessage and FuzzCurveServerHandshake the same
+// way (their recorded seeds: ZMTP_WRITE_CURVE_SEEDS=1 go test -run
+// TestWriteCurveSeeds).
 //
 // The seed corpora in testdata/fuzz were captured from libzmq 4.3.4 by
 // test/interop's TestCaptureLibzmqSeeds (ZMTP_WRITE_SEEDS=1 rewrites them).

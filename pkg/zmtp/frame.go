@@ -62,6 +62,11 @@ func appendCommand(dst []byte, name string, data []byte) []byte {
 // checkHeader validates flags and the declared size against max (< 0 means
 // unlimited) before any body is allocated.
 func checkHeader(flags byte, size uint64, max int64) error {
+	return checkHeaderCmd(flags, size, max, maxCommandSize)
+}
+
+// checkHeaderCmd is checkHeader with cmdMax bounding command frames.
+func checkHeaderCmd(flags byte, size uint64, max int64, cmdMax uint64) error {
 	// RFC 23 §"Framing": reserved bits MUST be zero.
 	if flags&flagReserved != 0 {
 		return protoErr("traffic", "reserved frame flag bits set", nil)
@@ -71,7 +76,7 @@ func checkHeader(flags byte, size uint64, max int64) error {
 		if flags&flagMore != 0 {
 			return protoErr("traffic", "command frame with MORE flag", nil)
 		}
-		if size > maxCommandSize {
+		if size > cmdMax {
 			return protoErr("traffic", "command frame too large", ErrFrameTooLarge)
 		}
 	}
@@ -133,6 +138,12 @@ func (fr *frameReader) alloc(n int) []byte {
 // message budget); < 0 means unlimited (bodies are then still allocated only
 // as their bytes arrive).
 func (fr *frameReader) readFrame(limit int64) (flags byte, body []byte, err error) {
+	return fr.readFrameMax(limit, maxCommandSize)
+}
+
+// readFrameMax is readFrame with cmdMax bounding command frames instead of
+// maxCommandSize (a CURVE MESSAGE command carries a whole frame).
+func (fr *frameReader) readFrameMax(limit int64, cmdMax uint64) (flags byte, body []byte, err error) {
 	flags, err = fr.r.ReadByte()
 	if err != nil {
 		return 0, nil, err
@@ -152,7 +163,7 @@ func (fr *frameReader) readFrame(limit int64) (flags byte, body []byte, err erro
 		}
 		size = uint64(s)
 	}
-	if err := checkHeader(flags, size, limit); err != nil {
+	if err := checkHeaderCmd(flags, size, limit, cmdMax); err != nil {
 		return 0, nil, err
 	}
 	n := int64(size)

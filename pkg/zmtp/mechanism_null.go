@@ -4,13 +4,22 @@ package zmtp
 // Mechanism"): each side sends READY with its metadata, or ERROR.
 type nullMechanism struct{}
 
-func (nullMechanism) name() string { return MechanismNull }
+func (nullMechanism) name() string   { return MechanismNull }
+func (nullMechanism) asServer() bool { return false }
 
-func (nullMechanism) handshake(h *handshakeIO, local []byte) (Metadata, error) {
+func (nullMechanism) handshake(h *handshakeIO, local []byte, check func(Metadata) error) (Metadata, frameCodec, error) {
 	if err := h.writeCommand(cmdReady, local); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return readPeerReady(h)
+	md, err := readPeerReady(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := check(md); err != nil {
+		sendRefusal(h, err)
+		return nil, nil, err
+	}
+	return md, plainCodec{}, nil
 }
 
 // readPeerReady reads the peer's READY (or ERROR) command.

@@ -83,19 +83,22 @@ func (cw *countingWriter) Write(p []byte) (int, error) {
 // octets passed to the buffered writer since the handshake, the same
 // origin as countingWriter.n.
 type unackedMsgs struct {
-	on   bool
-	sent uint64 // octets passed to the buffered writer
-	msgs []Msg
-	ends []uint64 // ends[i]: offset just past msgs[i]'s last octet
-	head int
+	on     bool
+	sent   uint64 // octets passed to the buffered writer
+	msgs   []Msg
+	starts []uint64 // starts[i]: offset of msgs[i]'s first octet
+	ends   []uint64 // ends[i]: offset just past msgs[i]'s last octet
+	head   int
 }
 
-// push records that m's frames were passed to the buffered writer.
-func (u *unackedMsgs) push(m Msg) {
+// push records that m's frames, n octets on the wire, were passed to the
+// buffered writer.
+func (u *unackedMsgs) push(m Msg, n int) {
 	if !u.on {
 		return
 	}
-	u.sent += uint64(wireSize(m))
+	u.starts = append(u.starts, u.sent)
+	u.sent += uint64(n)
 	u.msgs = append(u.msgs, m)
 	u.ends = append(u.ends, u.sent)
 }
@@ -103,6 +106,7 @@ func (u *unackedMsgs) push(m Msg) {
 // skip records n octets that belong to no message (commands).
 func (u *unackedMsgs) skip(n int) {
 	if u.on {
+		u.starts = append(u.starts, u.sent)
 		u.sent += uint64(n)
 	}
 }
@@ -115,12 +119,13 @@ func (u *unackedMsgs) ack(kernel uint64) {
 	}
 	switch {
 	case u.head == len(u.msgs):
-		u.msgs, u.ends, u.head = u.msgs[:0], u.ends[:0], 0
+		u.msgs, u.starts, u.ends, u.head = u.msgs[:0], u.starts[:0], u.ends[:0], 0
 	case u.head > 1024 && u.head > len(u.msgs)/2:
 		n := copy(u.msgs, u.msgs[u.head:])
+		copy(u.starts, u.starts[u.head:])
 		copy(u.ends, u.ends[u.head:])
 		clear(u.msgs[n:])
-		u.msgs, u.ends, u.head = u.msgs[:n], u.ends[:n], 0
+		u.msgs, u.starts, u.ends, u.head = u.msgs[:n], u.starts[:n], u.ends[:n], 0
 	}
 }
 
@@ -128,7 +133,7 @@ func (u *unackedMsgs) ack(kernel uint64) {
 func (u *unackedMsgs) unstarted(kernel uint64) []Msg {
 	var out []Msg
 	for i := u.head; i < len(u.msgs); i++ {
-		if u.ends[i]-uint64(wireSize(u.msgs[i])) >= kernel {
+		if u.starts[i] >= kernel {
 			out = append(out, u.msgs[i])
 		}
 	}

@@ -56,7 +56,8 @@ type options struct {
 	handshakeObserver func(remote string, err error)
 	disconnectObs     func(remote string, err error)
 	keepAlive         *net.KeepAliveConfig
-	clock             clock // heartbeats; a fake in tests
+	clock             clock         // heartbeats, cookie keys; a fake in tests
+	curve             *curveOptions // nil: NULL mechanism
 	req               reqOptions
 	router            routerOptions
 }
@@ -165,6 +166,14 @@ type Stats struct {
 	// a message larger than WithMaxMsgSize (ZMQ_MAXMSGSIZE); each lost
 	// that message.
 	OversizeDisconnects uint64
+	// AuthFailures counts CURVE handshakes that failed authentication
+	// (errors matching ErrAuth): on a server, clients refused by the
+	// authoriser and clients whose HELLO, cookie, INITIATE or vouch did
+	// not open (e.g. one using a wrong server key); on a client, servers
+	// whose WELCOME or READY did not open with the expected server key,
+	// and refusals (ERROR "400") by the server. They are also counted in
+	// HandshakeFailures.
+	AuthFailures uint64
 	// Requeued counts messages that were queued for a PUSH or DEALER peer
 	// that left before they were written to its connection, and were
 	// handed to the remaining peers instead. MsgsOut counts such a message
@@ -175,7 +184,7 @@ type Stats struct {
 type counters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, drops atomic.Uint64
 	handshakes, handshakeFailures             atomic.Uint64
-	oversize, requeued                        atomic.Uint64
+	oversize, requeued, authFailures          atomic.Uint64
 }
 
 // PeerInfo describes one connected peer.
@@ -253,6 +262,11 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 	}
 	for _, o := range opts {
 		o(&s.opts)
+	}
+	if c := s.opts.curve; c != nil {
+		if err := c.init(s.opts.clock); err != nil {
+			return nil, err
+		}
 	}
 	if s.opts.heartbeat.Timeout == 0 {
 		s.opts.heartbeat.Timeout = s.opts.heartbeat.Interval
@@ -356,6 +370,7 @@ func (s *Socket) Stats() Stats {
 		Drops: s.stats.drops.Load(), Peers: peers,
 		Handshakes: s.stats.handshakes.Load(), HandshakeFailures: s.stats.handshakeFailures.Load(),
 		OversizeDisconnects: s.stats.oversize.Load(), Requeued: s.stats.requeued.Load(),
+		AuthFailures: s.stats.authFailures.Load(),
 	}
 	if sc, ok := s.pat.(subCounter); ok {
 		st.Subscriptions = sc.subscriptionCount()
@@ -468,13 +483,16 @@ func (s *Socket) handshakeConn(nc net.Conn) *conn {
 	}
 	// Abort the handshake promptly if the socket closes meanwhile.
 	stop := context.AfterFunc(s.dialCtx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	c, err := handshake(nc, s.typ, s.opts.identity, time.Now().Add(s.opts.handshakeTimeout))
+	c, err := handshakeMech(nc, s.typ, s.opts.identity, time.Now().Add(s.opts.handshakeTimeout), s.opts.mechanism())
 	stop()
 	if f := s.opts.handshakeObserver; f != nil {
 		f(nc.RemoteAddr().String(), err)
 	}
 	if err != nil {
 		s.stats.handshakeFailures.Add(1)
+		if errors.Is(err, ErrAuth) {
+			s.stats.authFailures.Add(1)
+		}
 		_ = nc.Close()
 		return nil
 	}

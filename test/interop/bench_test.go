@@ -30,3 +30,25 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCurveThroughput measures PUSH->PULL with the NULL and CURVE
+// mechanisms for ours and libzmq in one run (for the table with ratios,
+// use `go run ./cmd/bench-curve`):
+//
+//	cd test/interop && go test -run '^$' -bench CurveThroughput -benchtime 100000x
+func BenchmarkCurveThroughput(b *testing.B) {
+	for _, size := range []int{16, 1024} {
+		for _, impl := range []string{"ours", "libzmq"} {
+			for _, mech := range []string{"NULL", "CURVE"} {
+				b.Run(fmt.Sprintf("%dB/%s/%s", size, impl, mech), func(b *testing.B) {
+					res, err := benchlib.Run(benchlib.Case{Impl: impl, Pattern: "PUSH->PULL", Size: size, Count: b.N, Mechanism: mech})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(res.MsgsPerSec(), "msgs/s")
+					b.ReportMetric(res.MBPerSec(), "MB/s")
+				})
+			}
+		}
+	}
+}

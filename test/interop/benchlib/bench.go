@@ -22,6 +22,26 @@ type Case struct {
 	Pattern string // "PUSH->PULL", "PUB->SUB"
 	Size    int    // message size in bytes
 	Count   int    // messages sent
+	// Mechanism is "NULL" (or empty) or "CURVE" (RFC 26; ours and libzmq
+	// only): the receiver is the CURVE server, the sender the client.
+	Mechanism string
+}
+
+// curve reports whether c runs over CURVE.
+func (c Case) curve() bool { return c.Mechanism == zmtp.MechanismCurve }
+
+// curveKeys are the long-term keys of a CURVE benchmark run.
+type curveKeys struct {
+	serverPub, clientPub zmtp.CurvePublicKey
+	serverSec, clientSec zmtp.CurveSecretKey
+}
+
+func newCurveKeys() (curveKeys, error) {
+	var k curveKeys
+	var err1, err2 error
+	k.serverPub, k.serverSec, err1 = zmtp.GenerateCurveKeyPair()
+	k.clientPub, k.clientSec, err2 = zmtp.GenerateCurveKeyPair()
+	return k, errors.Join(err1, err2)
 }
 
 // Result is a measured Case.
@@ -49,6 +69,9 @@ func Run(c Case) (Result, error) {
 	case "libzmq":
 		return runLibzmq(c)
 	case "gozmq4":
+		if c.curve() {
+			return Result{}, errors.New("go-zeromq/zmq4 has no CURVE")
+		}
 		return runGozmq(c)
 	}
 	return Result{}, fmt.Errorf("unknown impl %q", c.Impl)
@@ -136,12 +159,22 @@ func waitReady(send func([]byte) error, recv recvFn) error {
 func runOurs(c Case) (Result, error) {
 	st, rt := types(c)
 	h := hwm(c)
-	snd, err := zmtp.NewSocket(st, zmtp.WithSendHWM(h), zmtp.WithLinger(0))
+	sndOpts := []zmtp.Option{zmtp.WithSendHWM(h), zmtp.WithLinger(0)}
+	rcvOpts := []zmtp.Option{zmtp.WithRecvHWM(h)}
+	if c.curve() {
+		k, err := newCurveKeys()
+		if err != nil {
+			return Result{}, err
+		}
+		sndOpts = append(sndOpts, zmtp.WithCurveClient(k.serverPub, k.clientPub, k.clientSec))
+		rcvOpts = append(rcvOpts, zmtp.WithCurveServer(k.serverSec))
+	}
+	snd, err := zmtp.NewSocket(st, sndOpts...)
 	if err != nil {
 		return Result{}, err
 	}
 	defer snd.Close()
-	rcv, err := zmtp.NewSocket(rt, zmtp.WithRecvHWM(h))
+	rcv, err := zmtp.NewSocket(rt, rcvOpts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -218,6 +251,19 @@ func runLibzmq(c Case) (Result, error) {
 	_ = rcv.SetRcvhwm(h)
 	if rt == czmq.SUB {
 		_ = rcv.SetSubscribe("")
+	}
+	if c.curve() {
+		if !czmq.HasCurve() {
+			return Result{}, errors.New(`libzmq has no CURVE (zmq_has("curve") is false)`)
+		}
+		k, err := newCurveKeys()
+		if err != nil {
+			return Result{}, err
+		}
+		if err := errors.Join(rcv.ServerAuthCurve("bench", k.serverSec.Z85()),
+			snd.ClientAuthCurve(k.serverPub.String(), k.clientPub.String(), k.clientSec.Z85())); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := rcv.Bind("tcp://127.0.0.1:*"); err != nil {
 		return Result{}, err
