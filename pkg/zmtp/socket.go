@@ -229,6 +229,7 @@ type Socket struct {
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	listeners []net.Listener
+	dials     map[string][]*dial // by endpoint, as given to Connect
 	closed    bool
 	closing   chan struct{}
 	dialCtx   context.Context
