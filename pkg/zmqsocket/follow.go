@@ -268,3 +268,33 @@ func cmpErr(first, next error) error {
 	}
 	return next
 }
+
+// OpenFollowing opens the socket named name of cfg, the configuration read
+// from path, like Open; a connecting socket then follows the file's
+// endpoints for it (checked every DefaultFollowInterval) until ctx ends or
+// the socket is closed. It is how an application opts into live endpoint
+// updates with one call; the Follower's Stats count what it did.
+func OpenFollowing(ctx context.Context, path string, cfg *zmqconfig.Config, name string, log *slog.Logger, extra ...zmtp.Option) (*zmtp.Socket, *Follower, error) {
+	sc := cfg.Socket(name)
+	if sc == nil {
+		return nil, nil, fmt.Errorf("component %s has no socket %q in %s", cfg.Component, name, path)
+	}
+	s, err := Open(*sc, extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := NewFollower(path, cfg, 0, log)
+	if !sc.Bind {
+		f.Follow(name, s)
+		fctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-s.Closed():
+				cancel()
+			case <-fctx.Done():
+			}
+		}()
+		go f.Run(fctx)
+	}
+	return s, f, nil
+}

@@ -375,6 +375,9 @@ func (s *Socket) Peers() []PeerInfo {
 	return out
 }
 
+// Closed returns a channel that is closed when Close is called.
+func (s *Socket) Closed() <-chan struct{} { return s.closing }
+
 func (s *Socket) isClosed() bool {
 	select {
 	case <-s.closing:
