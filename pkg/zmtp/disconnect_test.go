@@ -220,3 +220,52 @@ func TestDisconnectStopsDialLoops(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Connects, disconnects, sends and Close race without deadlock or data
+// race (run with -race).
+func TestDisconnectConcurrent(t *testing.T) {
+	ctx := testCtx(t)
+	pulls := make([]*Socket, 4)
+	eps := make([]string, 4)
+	for i := range pulls {
+		pulls[i] = newSock(t, PULL)
+		eps[i] = bind(t, pulls[i])
+	}
+	push := newSock(t, PUSH, WithReconnectInterval(time.Millisecond, time.Millisecond), WithLinger(10*time.Millisecond))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ep := eps[i%len(eps)]
+			_ = push.Connect(ep)
+			time.Sleep(time.Millisecond)
+			_ = push.Disconnect(ep)
+		}
+	}()
+	go func() {
+		for i := 0; ; i++ {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+			err := push.Send(sctx, NewMsgString(fmt.Sprint(i)))
+			cancel()
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	closed := make(chan struct{})
+	go func() { push.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung after concurrent Connect/Disconnect")
+	}
+}
