@@ -45,6 +45,8 @@ func TestAdmissionRejectsInvalidTopologies(t *testing.T) {
 			z.Spec.Components[1].Template = nil
 			z.Spec.Components[1].Device = &zmqv1.DeviceSpec{Type: "Broker"}
 		}, []string{"spec.components[1].device.type", "Unsupported value", "Broker"}},
+		{"unknown endpointUpdates", func(z *zmqv1.ZMQTopology) { z.Spec.Components[1].EndpointUpdates = "Sometimes" },
+			[]string{"spec.components[1].endpointUpdates", "Unsupported value", "Sometimes"}},
 		{"duplicate component names", func(z *zmqv1.ZMQTopology) { z.Spec.Components[2].Name = "worker" },
 			[]string{"spec.components[2]", "Duplicate value"}},
 		{"duplicate socket names", func(z *zmqv1.ZMQTopology) { z.Spec.Components[1].Sockets[1].Name = "tasks" },

@@ -33,6 +33,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
 	listen := fs.String("listen", ":9917", "Address of /readyz, /healthz and /metrics.")
 	interval := fs.Duration("probe-interval", 5*time.Second, "Time between probes of each bound socket and peer.")
+	follow := fs.Duration("config-poll-interval", defaultFollowInterval, "How often to re-read --config to follow endpoint changes.")
 	timeout := fs.Duration("probe-timeout", 2*time.Second, "Deadline of one probe (connect, greeting, READY, PING).")
 	if err := parseFlags(fs, "agent [flags]", args, stdout); err != nil {
 		return err
@@ -46,7 +47,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	a := newAgent(cfg, *interval, *timeout)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(a, buildInfo())
+	reg.MustRegister(a, buildInfo(), a.followConfig(ctx, *configPath, *follow))
 	srv := &http.Server{Addr: *listen, Handler: a.handler(reg), ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -70,6 +71,7 @@ type agent struct {
 	diagErrors        atomic.Uint64
 
 	mu      sync.Mutex
+	loops   *peerLoops                   // set by run
 	bound   map[string]*probeState       // by socket name
 	peers   map[peerKey]*probeState      // by socket and endpoint
 	remotes map[peerKey][]netip.AddrPort // the addresses each peer endpoint resolved to last
@@ -114,25 +116,21 @@ func newAgent(cfg *zmqconfig.Config, interval, timeout time.Duration) *agent {
 }
 
 // run probes every bound socket and every peer, each on its own loop, until
-// ctx ends.
+// ctx ends. Peers follow the configuration (agent_follow.go).
 func (a *agent) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, s := range a.cfg.Sockets {
+	a.mu.Lock()
+	cfg := a.cfg
+	a.loops = &peerLoops{ctx: ctx, wg: &wg, stop: map[peerKey]context.CancelFunc{}}
+	a.mu.Unlock()
+	for _, s := range cfg.Sockets {
 		if s.Bind {
 			wg.Add(1)
 			go func() { defer wg.Done(); a.loop(ctx, 0, func() { a.probeBound(ctx, s) }) }()
-			continue
-		}
-		for _, ep := range s.Endpoints {
-			wg.Add(1)
-			// Peers are probed with jitter, so that the pods of a component
-			// do not probe a peer in lockstep.
-			go func() {
-				defer wg.Done()
-				a.loop(ctx, a.interval/10, func() { a.probePeer(ctx, s, ep) })
-			}()
 		}
 	}
+	a.followPeers(cfg)
+	<-ctx.Done()
 	wg.Wait()
 }
 
@@ -183,7 +181,13 @@ func (a *agent) probeBound(ctx context.Context, s zmqconfig.Socket) {
 // because a peer is down, or failures would cascade through the topology.
 func (a *agent) probePeer(ctx context.Context, s zmqconfig.Socket, ep string) {
 	res, err := a.probeOnce(ctx, ep, zmtp.ProbePing)
-	a.record(a.peers[peerKey{s.Name, ep}], res, err, "peer", s.Name+" "+ep)
+	a.mu.Lock()
+	st := a.peers[peerKey{s.Name, ep}]
+	a.mu.Unlock()
+	if st == nil || ctx.Err() != nil {
+		return // the endpoint left the configuration meanwhile
+	}
+	a.record(st, res, err, "peer", s.Name+" "+ep)
 	a.resolve(ctx, s.Name, ep)
 }
 
@@ -236,7 +240,9 @@ func (a *agent) resolve(ctx context.Context, socket, endpoint string) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.remotes[peerKey{socket, endpoint}] = resolved
+	if a.peers[peerKey{socket, endpoint}] != nil { // still configured
+		a.remotes[peerKey{socket, endpoint}] = resolved
+	}
 }
 
 // ready reports whether every bound socket answered its last probe with the

@@ -18,14 +18,21 @@ import (
 )
 
 // startAgent runs the agent on a configuration until the test ends and
-// returns its base URL.
-func startAgent(t *testing.T, cfg *zmqconfig.Config, interval time.Duration) string {
+// returns its base URL. extra are more flags.
+func startAgent(t *testing.T, cfg *zmqconfig.Config, interval time.Duration, extra ...string) string {
+	t.Helper()
+	base, _ := startAgentAt(t, cfg, interval, extra...)
+	return base
+}
+
+// startAgentAt is startAgent that also returns the configuration's path.
+func startAgentAt(t *testing.T, cfg *zmqconfig.Config, interval time.Duration, extra ...string) (base, path string) {
 	t.Helper()
 	raw, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "topology.json")
+	path = filepath.Join(t.TempDir(), "topology.json")
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +40,7 @@ func startAgent(t *testing.T, cfg *zmqconfig.Config, interval time.Duration) str
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runAgent(ctx, []string{"--config", path, "--listen", addr, "--probe-interval", interval.String(), "--probe-timeout", "1s"}, io.Discard)
+		done <- runAgent(ctx, append([]string{"--config", path, "--listen", addr, "--probe-interval", interval.String(), "--probe-timeout", "1s"}, extra...), io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -41,9 +48,9 @@ func startAgent(t *testing.T, cfg *zmqconfig.Config, interval time.Duration) str
 			t.Errorf("agent: %v", err)
 		}
 	})
-	base := "http://" + addr
+	base = "http://" + addr
 	waitUntil(t, 5*time.Second, "agent listening", func() bool { _, err := http.Get(base + "/healthz"); return err == nil })
-	return base
+	return base, path
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {

@@ -27,6 +27,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("device", flag.ContinueOnError)
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
 	listen := fs.String("listen", ":9918", "Address of the device's /metrics; empty disables it.")
+	follow := fs.Duration("config-poll-interval", defaultFollowInterval, "How often to re-read --config to follow endpoint changes of connecting sockets.")
 	const usageLine = "device forwarder|streamer|queue [flags]"
 	// The device type comes first; --help may come instead of it.
 	kind, rest := "", args
@@ -58,9 +59,13 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer back.Close()
 	defer front.Close()
+	fctx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing() // before the sockets close
+	follower := startFollower(fctx, *configPath, cfg, *follow, log,
+		map[string]*zmtp.Socket{zmqconfig.DeviceFrontend: front, zmqconfig.DeviceBackend: back})
 
 	if *listen != "" {
-		stop, err := serveDeviceMetrics(*listen, front, back)
+		stop, err := serveDeviceMetrics(*listen, front, back, newFollowCollector("zmq_device", follower))
 		if err != nil {
 			return err
 		}
@@ -82,10 +87,12 @@ func validDeviceKind(kind string) bool {
 	return false
 }
 
-// serveDeviceMetrics serves the device's counters on addr until stop.
-func serveDeviceMetrics(addr string, front, back *zmtp.Socket) (stop func(), err error) {
+// serveDeviceMetrics serves the device's counters, and those of extra
+// collectors, on addr until stop.
+func serveDeviceMetrics(addr string, front, back *zmtp.Socket, extra ...prometheus.Collector) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&deviceCollector{sides: map[string]*zmtp.Socket{zmqconfig.DeviceFrontend: front, zmqconfig.DeviceBackend: back}}, buildInfo())
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)

@@ -31,6 +31,7 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 		errs = append(errs, validateShape(c, path)...)
 		errs = append(errs, validatePorts(c, path)...)
 		errs = append(errs, validateDevice(c, path)...)
+		errs = append(errs, validateEndpointUpdates(c, path)...)
 		errs = append(errs, validateTemplate(c, path)...)
 		errs = append(errs, validateConnects(c, path, byName)...)
 	}

@@ -57,6 +57,9 @@ func TestValidate(t *testing.T) {
 		{"incompatible socket types", func(z *ZMQTopology) {
 			z.Spec.Components[2].Sockets[0].Type = SUB
 		}, []string{`spec.components[2].sockets[0].type: Invalid value: "SUB": a SUB socket cannot connect to stream/backend of type PUSH`}},
+		{"unknown endpointUpdates", func(z *ZMQTopology) {
+			z.Spec.Components[2].EndpointUpdates = "Sometimes"
+		}, []string{`spec.components[2].endpointUpdates: Unsupported value: "Sometimes": supported values: "Restart", "Live"`}},
 		{"two sockets bind one port", func(z *ZMQTopology) {
 			z.Spec.Components[0].Sockets[1].Bind.Port = 5000
 		}, []string{`spec.components[0].sockets[1].bind.port: Duplicate value: "5000 (already bound by socket \"out\")"`}},

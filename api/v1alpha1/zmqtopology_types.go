@@ -118,6 +118,21 @@ type Component struct {
 	// +optional
 	Device *DeviceSpec `json:"device,omitempty"`
 
+	// endpointUpdates says how the component's pods learn that the
+	// endpoints of the sockets they connect to changed (a target component
+	// scaled). Restart (the default) puts the endpoints in the pod template
+	// as ZMQ_<SOCKET>_ENDPOINTS, so a change rolls the pods: right for
+	// applications that read only environment variables. Live leaves
+	// target endpoints out of the pod template: the pods keep running and
+	// the kubelet updates /etc/zmq/topology.json in place (within its sync
+	// period plus ConfigMap cache TTL, typically up to 60-90 s), which the
+	// application must follow (pkg/zmqsocket does; see the README's "Live
+	// endpoints"). Changes of anything else (socket types, options, the
+	// target's socket) still roll the pods under Live.
+	// +optional
+	// +kubebuilder:default=Restart
+	EndpointUpdates EndpointUpdatePolicy `json:"endpointUpdates,omitempty"`
+
 	// sockets are the ZeroMQ sockets the component opens. Names are unique
 	// within the component.
 	// +required

@@ -93,6 +93,7 @@ func tcpEndpoint(host string, port int32) string { return fmt.Sprintf("tcp://%s:
 // merged socket options.
 func Resolve(t *zmqv1.ZMQTopology, c *zmqv1.Component, clusterDomain string) *zmqconfig.Config {
 	cfg := &zmqconfig.Config{
+		Version:   zmqconfig.FormatVersion,
 		Topology:  t.Name,
 		Namespace: t.Namespace,
 		Component: c.Name,

@@ -16,6 +16,12 @@ const (
 	LabelPartOf    = "app.kubernetes.io/part-of"
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 
+	// AnnotationConfigHash on the pod template of a component with
+	// endpointUpdates: Live is a hash of its configuration without the
+	// endpoints that follow target components (live.go), so that changes
+	// the pods cannot follow in place still roll them.
+	AnnotationConfigHash = "zmq.topology.dev/config-hash"
+
 	// ManagedBy is the value of LabelManagedBy and the server-side apply
 	// field owner of every child.
 	ManagedBy = "zmq-operator"

@@ -34,9 +34,14 @@ func PodTemplate(t *zmqv1.ZMQTopology, c *zmqv1.Component, cfg *zmqconfig.Config
 		WithName(configVolume).
 		WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(ConfigMapName(t, c))))
 
-	env := envVars(cfg)
+	if hash, ok, err := configHash(c, cfg); err != nil {
+		return nil, fmt.Errorf("component %q: %w", c.Name, err)
+	} else if ok {
+		tpl.WithAnnotations(map[string]string{AnnotationConfigHash: hash})
+	}
+	env, unset := templateEnv(c, cfg)
 	for i := range tpl.Spec.Containers {
-		injectSockets(&tpl.Spec.Containers[i], env)
+		injectSockets(&tpl.Spec.Containers[i], envVars(env), unset)
 	}
 	addBoundPorts(tpl.Spec, c)
 	addPullSecrets(tpl.Spec, opts.DefaultImagePullSecrets)
@@ -81,8 +86,7 @@ func userPodTemplate(in *corev1.PodTemplateSpec) (*corev1ac.PodTemplateSpecApply
 	return out, nil
 }
 
-func envVars(cfg *zmqconfig.Config) []*corev1ac.EnvVarApplyConfiguration {
-	env := cfg.Env()
+func envVars(env []zmqconfig.Env) []*corev1ac.EnvVarApplyConfiguration {
 	out := make([]*corev1ac.EnvVarApplyConfiguration, len(env))
 	for i, e := range env {
 		out[i] = corev1ac.EnvVar().WithName(e.Name).WithValue(e.Value)
@@ -91,13 +95,17 @@ func envVars(cfg *zmqconfig.Config) []*corev1ac.EnvVarApplyConfiguration {
 }
 
 // injectSockets gives a container the socket environment (replacing any
-// variable of the same name the user set: the topology is the source of
-// truth for endpoints) and mounts the config file, unless the user already
-// mounts something at zmqconfig.MountDir.
-func injectSockets(ctr *corev1ac.ContainerApplyConfiguration, env []*corev1ac.EnvVarApplyConfiguration) {
-	ours := make(map[string]bool, len(env))
+// variable of the same name the user set, and removing those named in
+// unset: the topology is the source of truth for endpoints) and mounts the
+// config file, unless the user already mounts something at
+// zmqconfig.MountDir.
+func injectSockets(ctr *corev1ac.ContainerApplyConfiguration, env []*corev1ac.EnvVarApplyConfiguration, unset []string) {
+	ours := make(map[string]bool, len(env)+len(unset))
 	for _, e := range env {
 		ours[*e.Name] = true
+	}
+	for _, n := range unset {
+		ours[n] = true
 	}
 	kept := ctr.Env[:0]
 	for _, e := range ctr.Env {

@@ -27,8 +27,18 @@ const (
 	DeviceBackend  = "backend"
 )
 
+// FormatVersion is the version of the file format this package writes and
+// reads (Config.Version). It changes whenever a field is added or changes
+// meaning, so that a reader meeting a newer file fails loudly instead of
+// misreading it.
+const FormatVersion = 1
+
 // Config is the resolved socket configuration of one component.
 type Config struct {
+	// Version is the file format's version, FormatVersion when written by
+	// this package; 0 (absent) in files written before versions existed,
+	// which have the same fields as version 1.
+	Version int `json:"version"`
 	// Topology, Namespace and Component name where this configuration
 	// belongs.
 	Topology  string `json:"topology"`
@@ -186,6 +196,9 @@ func Parse(data []byte) (*Config, error) {
 	var c Config
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("parsing zmq topology config: %w", err)
+	}
+	if c.Version < 0 || c.Version > FormatVersion {
+		return nil, fmt.Errorf("parsing zmq topology config: format version %d, this reader knows versions up to %d", c.Version, FormatVersion)
 	}
 	return &c, nil
 }

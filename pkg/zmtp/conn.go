@@ -83,6 +83,7 @@ type conn struct {
 	inq       []Msg
 	inHead    int
 	inWaiting bool
+	inDropped bool // Disconnect discarded the queue; take no more
 	space     chan struct{}
 
 	// Subscriptions this peer asked for (PUB/XPUB side).

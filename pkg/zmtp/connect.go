@@ -53,39 +53,79 @@ func (s *Socket) Connect(endpoint string) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
+	d := &dial{endpoint: endpoint}
+	d.ctx, d.stop = context.WithCancel(s.dialCtx)
+	if s.dials == nil {
+		s.dials = map[string][]*dial{}
+	}
+	s.dials[endpoint] = append(s.dials[endpoint], d)
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.dialLoop(network, addr)
+	go s.dialLoop(d, network, addr)
 	return nil
 }
 
-// dialLoop keeps one connection to addr up for the socket's lifetime.
-func (s *Socket) dialLoop(network, addr string) {
+// dial is one Connect: the loop that keeps a connection to its endpoint
+// up until the socket closes or Disconnect stops it.
+type dial struct {
+	endpoint string
+	ctx      context.Context // done when the socket closes or Disconnect
+	stop     context.CancelFunc
+	conn     *conn // the live connection, if any; guarded by Socket.mu
+}
+
+// dialLoop keeps one connection to addr up until d is stopped.
+func (s *Socket) dialLoop(d *dial, network, addr string) {
 	defer s.wg.Done()
 	b := backoff{min: s.opts.reconnectMin, max: s.opts.reconnectMax}
 	b.reset()
 	for {
-		if c := s.dialOnce(network, addr); c != nil {
+		if c := s.dialOnce(d.ctx, network, addr); c != nil {
+			if !s.hold(d, c) {
+				// Disconnected while the handshake ran.
+				c.fail(errConnClosed)
+				return
+			}
 			up := time.Now()
 			select {
 			case <-c.done:
-			case <-s.closing:
+			case <-d.ctx.Done():
 				return
 			}
+			s.release(d, c)
 			b.connectionLasted(time.Since(up))
 		}
 		select {
-		case <-s.closing:
+		case <-d.ctx.Done():
 			return
 		case <-time.After(jitter(b.next())):
 		}
 	}
 }
 
+// hold records c as d's live connection, unless d was stopped.
+func (s *Socket) hold(d *dial, c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.ctx.Err() != nil {
+		return false
+	}
+	d.conn = c
+	return true
+}
+
+// release forgets d's connection c once it died.
+func (s *Socket) release(d *dial, c *conn) {
+	s.mu.Lock()
+	if d.conn == c {
+		d.conn = nil
+	}
+	s.mu.Unlock()
+}
+
 // dialOnce makes one bounded connect attempt and handshake, returning the
 // attached connection or nil.
-func (s *Socket) dialOnce(network, addr string) *conn {
-	ctx := s.dialCtx
+func (s *Socket) dialOnce(ctx context.Context, network, addr string) *conn {
 	if d := s.opts.connectTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)

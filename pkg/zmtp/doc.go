@@ -8,7 +8,8 @@
 // NewSocket creates a PUB, SUB, XPUB, XSUB, PUSH, PULL, REQ, REP, DEALER,
 // ROUTER or PAIR socket. A socket may Bind and Connect to several tcp://
 // (or ipc://) endpoints; Bind returns the actual endpoint (use port 0 in
-// tests); Connect returns at once and reconnects with backoff forever.
+// tests); Connect returns at once and reconnects with backoff until
+// Disconnect (zmq_disconnect) undoes it; ConnectedEndpoints lists them.
 // Send and Recv take a context. Messages are Msg values ([][]byte frames).
 //
 //	pull, _ := zmtp.NewSocket(zmtp.PULL, zmtp.WithRecvHWM(1000))

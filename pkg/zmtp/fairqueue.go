@@ -31,7 +31,7 @@ func (c *conn) inLen() int { return len(c.inq) - c.inHead }
 // is at the HWM and returns false if c or the socket closes meanwhile.
 func (q *fairQueue) push(c *conn, batch []Msg) bool {
 	q.mu.Lock()
-	for q.hwm > 0 && c.inLen() >= q.hwm {
+	for !c.inDropped && q.hwm > 0 && c.inLen() >= q.hwm {
 		c.inWaiting = true
 		q.mu.Unlock()
 		select {
@@ -42,6 +42,10 @@ func (q *fairQueue) push(c *conn, batch []Msg) bool {
 			return false
 		}
 		q.mu.Lock()
+	}
+	if c.inDropped {
+		q.mu.Unlock()
+		return false
 	}
 	if c.inLen() == 0 {
 		c.inq = c.inq[:0]

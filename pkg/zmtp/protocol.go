@@ -136,6 +136,9 @@ var (
 	ErrFrameTooLarge = errors.New("zmtp: frame exceeds maximum message size")
 	// ErrIncompatible means the peer's Socket-Type cannot talk to ours.
 	ErrIncompatible = errors.New("zmtp: incompatible peer socket type")
+	// ErrNotConnected is returned by Disconnect for an endpoint the socket
+	// is not connected to (libzmq's ENOENT from zmq_disconnect).
+	ErrNotConnected = errors.New("zmtp: endpoint not connected")
 	// ErrClosed is returned by operations on a closed Socket.
 	ErrClosed = errors.New("zmtp: socket closed")
 	// ErrState is returned when a REQ/REP socket is used out of order.

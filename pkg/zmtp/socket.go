@@ -238,6 +238,7 @@ type Socket struct {
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	listeners []net.Listener
+	dials     map[string][]*dial // by endpoint, as given to Connect
 	closed    bool
 	closing   chan struct{}
 	dialCtx   context.Context
@@ -388,6 +389,9 @@ func (s *Socket) Peers() []PeerInfo {
 	}
 	return out
 }
+
+// Closed returns a channel that is closed when Close is called.
+func (s *Socket) Closed() <-chan struct{} { return s.closing }
 
 func (s *Socket) isClosed() bool {
 	select {

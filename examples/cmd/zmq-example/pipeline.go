@@ -10,7 +10,7 @@ import (
 
 // runVentilator pushes tasks "<host>:<seq>" to the workers.
 func runVentilator(ctx context.Context, a *app) error {
-	tasks, err := a.open("tasks")
+	tasks, err := a.open(ctx, "tasks")
 	if err != nil {
 		return err
 	}
@@ -26,12 +26,12 @@ func runVentilator(ctx context.Context, a *app) error {
 
 // runWorker pulls tasks and pushes "<task>|<worker host>" to the sink.
 func runWorker(ctx context.Context, a *app) error {
-	tasks, err := a.open("tasks")
+	tasks, err := a.open(ctx, "tasks")
 	if err != nil {
 		return err
 	}
 	defer tasks.Close()
-	results, err := a.open("results")
+	results, err := a.open(ctx, "results")
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func runWorker(ctx context.Context, a *app) error {
 // runSink pulls results and counts them by task (to find duplicates), by
 // worker and by ventilator.
 func runSink(ctx context.Context, a *app) error {
-	results, err := a.open("results")
+	results, err := a.open(ctx, "results")
 	if err != nil {
 		return err
 	}

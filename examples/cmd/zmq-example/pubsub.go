@@ -13,7 +13,7 @@ func runPublisher(ctx context.Context, a *app) error {
 	if len(a.topics) == 0 {
 		return fmt.Errorf("a publisher needs at least one --topic")
 	}
-	out, err := a.open("out")
+	out, err := a.open(ctx, "out")
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func runPublisher(ctx context.Context, a *app) error {
 // runSubscriber subscribes to its topics and counts messages by topic and
 // by publisher; "unexpected" counts messages of topics it did not ask for.
 func runSubscriber(ctx context.Context, a *app) error {
-	in, err := a.open("in")
+	in, err := a.open(ctx, "in")
 	if err != nil {
 		return err
 	}

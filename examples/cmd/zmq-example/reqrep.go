@@ -17,7 +17,7 @@ import (
 // them. A request unanswered within 5 s is counted as lost and the REQ
 // socket is reopened (a REQ waits for its reply forever otherwise).
 func runClient(ctx context.Context, a *app) error {
-	req, err := a.open("requests")
+	req, err := a.open(ctx, "requests")
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func runClient(ctx context.Context, a *app) error {
 		default:
 			lost++
 			req.Close()
-			if req, err = a.open("requests"); err != nil {
+			if req, err = a.open(ctx, "requests"); err != nil {
 				return err
 			}
 		}

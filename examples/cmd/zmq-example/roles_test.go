@@ -144,3 +144,47 @@ func TestPubSubRoles(t *testing.T) {
 		t.Errorf("%d messages of topics not subscribed to", u)
 	}
 }
+
+// TestSubscriberFollowsEndpoints moves a subscriber from one publisher to
+// another by rewriting its configuration file (as the kubelet does under
+// endpointUpdates: Live): it then hears the second publisher without a
+// restart, and its /stats shows the new endpoints.
+func TestSubscriberFollowsEndpoints(t *testing.T) {
+	portA, portB := freePort(t), freePort(t)
+	epA, epB := fmt.Sprintf("tcp://127.0.0.1:%d", portA), fmt.Sprintf("tcp://127.0.0.1:%d", portB)
+	start(t, "publisher", "pub-a", writeConfig(t, "pub-a", zmqconfig.Socket{Name: "out", Type: "XPUB", Bind: true, Port: portA, Endpoints: []string{epA}}), 200, "news")
+	start(t, "publisher", "pub-b", writeConfig(t, "pub-b", zmqconfig.Socket{Name: "out", Type: "XPUB", Bind: true, Port: portB, Endpoints: []string{epB}}), 200, "news")
+	subCfg := writeConfig(t, "sub", zmqconfig.Socket{Name: "in", Type: "SUB", Endpoints: []string{epA}})
+	sub := start(t, "subscriber", "sub-0", subCfg, 0, "news")
+	heard := func(pub string) int {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		byPub, _ := sub.stats["byPublisher"].(map[string]int)
+		return byPub[pub]
+	}
+	waitFor(t, "news from A", func() bool { return heard("pub-a") > 10 })
+	if n := heard("pub-b"); n != 0 {
+		t.Fatalf("heard B %d times before being told about it", n)
+	}
+
+	cfg := &zmqconfig.Config{Topology: "t", Namespace: "ns", Component: "sub", Sockets: []zmqconfig.Socket{{Name: "in", Type: "SUB", Endpoints: []string{epB}}}}
+	raw, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(subCfg+".new", raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(subCfg+".new", subCfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "news from B", func() bool { return heard("pub-b") > 10 })
+	a := heard("pub-a")
+	time.Sleep(200 * time.Millisecond)
+	if heard("pub-a") != a {
+		t.Errorf("still hearing A after it left the file")
+	}
+	if eps, _ := stat(sub, "endpoints").(map[string][]string); len(eps["in"]) != 1 || eps["in"][0] != epB {
+		t.Errorf("/stats endpoints = %v", eps)
+	}
+}
