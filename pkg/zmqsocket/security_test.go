@@ -93,7 +93,7 @@ func TestOpenCurve(t *testing.T) {
 
 	// Not yet allowed: refused and counted.
 	rotated := client(newPub, newSec)
-	waitFor(t, func() bool { return pull.Stats().AuthFailures >= 1 })
+	waitFor(t, "an auth failure", func() bool { return pull.Stats().AuthFailures >= 1 })
 	// Allowed once its key file appears; the client's reconnect gets in.
 	copyFile(t, newPub, filepath.Join(clients, "rotated"))
 	deliver(rotated, "rotated")
@@ -104,7 +104,7 @@ func TestOpenCurve(t *testing.T) {
 	}
 	before := pull.Stats().AuthFailures
 	client(memberPub, memberSec)
-	waitFor(t, func() bool { return pull.Stats().AuthFailures > before })
+	waitFor(t, "another auth failure", func() bool { return pull.Stats().AuthFailures > before })
 }
 
 func TestOpenCurveErrors(t *testing.T) {
@@ -150,16 +150,5 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
