@@ -32,10 +32,12 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 		errs = append(errs, validatePorts(c, path)...)
 		errs = append(errs, validateDevice(c, path)...)
 		errs = append(errs, validateTemplate(c, path)...)
+		errs = append(errs, validatePlacement(c, path)...)
 		errs = append(errs, validateConnects(c, path, byName)...)
 	}
 	errs = append(errs, validateChildNames(t)...)
 	errs = append(errs, validateExclusivePeers(t)...)
+	errs = append(errs, validateAutoscaling(t)...)
 	return errs
 }
 
