@@ -77,6 +77,8 @@ func (s *Socket) dialLoop(network, addr string) {
 		select {
 		case <-s.closing:
 			return
+		case <-s.drainStart:
+			return
 		case <-time.After(jitter(b.next())):
 		}
 	}

@@ -235,6 +235,13 @@ type Socket struct {
 	dialStop  context.CancelFunc
 	wg        sync.WaitGroup
 	stats     counters
+
+	// Draining (drain.go): draining is set, and drainStart closed, by
+	// StopAccepting; drained is closed once no connection is left.
+	draining    bool
+	drainStart  chan struct{}
+	drained     chan struct{}
+	drainedOnce sync.Once
 }
 
 // NewSocket creates a socket of type t.
@@ -248,8 +255,10 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 			connectTimeout: DefaultConnectTimeout, dialer: &net.Dialer{},
 			clock: realClock{},
 		},
-		conns:   map[*conn]struct{}{},
-		closing: make(chan struct{}),
+		conns:      map[*conn]struct{}{},
+		closing:    make(chan struct{}),
+		drainStart: make(chan struct{}),
+		drained:    make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(&s.opts)
@@ -265,6 +274,7 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 	}
 	s.dialCtx, s.dialStop = context.WithCancel(context.Background())
 	s.fq = newFairQueue(s.opts.recvHWM, s.closing)
+	s.fq.drained = s.drained
 	s.lb = newLoadBalancer(s.opts.sendHWM, s.closing)
 	s.dist = &distributor{hwm: s.opts.sendHWM}
 	switch t {
@@ -487,7 +497,7 @@ func (s *Socket) handshakeConn(nc net.Conn) *conn {
 func (s *Socket) attach(c *conn) bool {
 	c.s = s
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.draining {
 		s.mu.Unlock()
 		_ = c.nc.Close()
 		return false
