@@ -65,6 +65,11 @@ func (s *Socket) dialLoop(network, addr string) {
 	b := backoff{min: s.opts.reconnectMin, max: s.opts.reconnectMax}
 	b.reset()
 	for {
+		select {
+		case <-s.drainStart:
+			return
+		default:
+		}
 		if c := s.dialOnce(network, addr); c != nil {
 			up := time.Now()
 			select {
@@ -97,6 +102,7 @@ func (s *Socket) dialOnce(network, addr string) *conn {
 	if err != nil {
 		return nil
 	}
+	defer s.handshaking()()
 	c := s.handshakeConn(nc)
 	if c == nil || !s.attach(c) {
 		return nil

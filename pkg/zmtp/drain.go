@@ -35,7 +35,8 @@ const peerFinishTimeout = 5 * time.Second
 
 // StopAccepting closes the socket's listeners and stops its connecting
 // endpoints from dialing or redialing; established connections are kept.
-// New connections that finish their handshake afterwards are refused.
+// A connection whose handshake was under way is attached when it
+// completes and drained at once.
 func (s *Socket) StopAccepting() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,7 +45,9 @@ func (s *Socket) StopAccepting() {
 	}
 	s.draining = true
 	close(s.drainStart)
-	s.dialStop()
+	// Dialers stop at their next attempt; handshakes under way finish, as
+	// their peers may have sent messages already, and their connections
+	// are drained in turn (attach).
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
@@ -109,7 +112,7 @@ func (s *Socket) WaitPeersGone(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		n := len(s.conns)
+		n := len(s.conns) + s.pending
 		if n == 0 && s.draining {
 			s.drainedOnce.Do(func() { close(s.drained) })
 		}
@@ -193,4 +196,16 @@ func (c *conn) finishWrites() error {
 	}
 	c.unacked.ack(c.cw.n)
 	return errPeerFinished
+}
+
+// handshaking counts a handshake under way until the returned func runs.
+func (s *Socket) handshaking() (done func()) {
+	s.mu.Lock()
+	s.pending++
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.pending--
+		s.mu.Unlock()
+	}
 }

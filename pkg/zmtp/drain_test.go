@@ -197,3 +197,61 @@ func TestHalfClosePeerRouter(t *testing.T) {
 		t.Fatalf("b got %q", got)
 	}
 }
+
+// TestDrainTakesAHandshakeUnderWay: a peer whose handshake is under way
+// when the drain begins may send messages right after it; the draining
+// socket attaches it, reads them, and half-closes it (before, the
+// handshake was aborted and what the peer's kernel had accepted was lost).
+func TestDrainTakesAHandshakeUnderWay(t *testing.T) {
+	ctx := testCtx(t)
+	pull := newSock(t, PULL)
+	ep := bind(t, pull)
+	nc, err := net.Dial("tcp", hostPort(ep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// The accept loop has the connection; its handshake waits for us.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		pull.mu.Lock()
+		pending := pull.pending
+		pull.mu.Unlock()
+		if pending == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no handshake under way")
+		}
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- pull.Drain(ctx) }()
+	time.Sleep(50 * time.Millisecond) // the drain has begun
+
+	c, err := handshake(nc, PUSH, nil, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		if err := writeMsg(c.bw, NewMsgString("late")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The draining side half-closes: we read end of stream, then close.
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c.fr.readFrame(-1); err == nil {
+		t.Fatal("read a frame from a draining PULL; want end of stream")
+	}
+	nc.Close()
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		mustRecv(t, ctx, pull)
+	}
+	if _, err := pull.Recv(ctx); !errors.Is(err, ErrDrained) {
+		t.Fatalf("Recv after the last message = %v; want ErrDrained", err)
+	}
+}

@@ -239,6 +239,7 @@ type Socket struct {
 	// Draining (drain.go): draining is set, and drainStart closed, by
 	// StopAccepting; drained is closed once no connection is left.
 	draining    bool
+	pending     int // handshakes under way, which a drain waits for
 	drainStart  chan struct{}
 	drained     chan struct{}
 	drainedOnce sync.Once
@@ -458,8 +459,10 @@ func (s *Socket) acceptLoop(ln net.Listener) {
 		s.mu.Unlock()
 		// The handshake runs in its own goroutine with a deadline: a silent
 		// client never delays other peers.
+		done := s.handshaking()
 		go func() {
 			defer s.wg.Done()
+			defer done()
 			if c := s.handshakeConn(nc); c != nil {
 				s.attach(c)
 			}
@@ -497,7 +500,7 @@ func (s *Socket) handshakeConn(nc net.Conn) *conn {
 func (s *Socket) attach(c *conn) bool {
 	c.s = s
 	s.mu.Lock()
-	if s.closed || s.draining {
+	if s.closed {
 		s.mu.Unlock()
 		_ = c.nc.Close()
 		return false
@@ -510,7 +513,13 @@ func (s *Socket) attach(c *conn) bool {
 	s.conns[c] = struct{}{}
 	_, c.unacked.on = s.pat.(requeuer)
 	s.wg.Add(2)
+	draining := s.draining
 	s.mu.Unlock()
+	if draining {
+		// A handshake that was under way when the drain began: the peer
+		// may already have sent messages, so take them, then let it go.
+		c.halfClose()
+	}
 	go c.readLoop()
 	go c.writeLoop()
 	if s.opts.heartbeat.Interval > 0 && c.minor >= 1 {
