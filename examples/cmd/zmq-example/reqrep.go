@@ -52,7 +52,12 @@ func runClient(ctx context.Context, a *app) error {
 			}
 			break
 		}
-		a.update(func(s map[string]any) { s["sent"] = seq + 1; s["replies"] = replies; s["lost"] = lost; s["retries"] = retries })
+		a.update(func(s map[string]any) {
+			s["sent"] = seq + 1
+			s["replies"] = replies
+			s["lost"] = lost
+			s["retries"] = retries
+		})
 		return nil
 	})
 }
