@@ -24,7 +24,7 @@ metadata: {name: lossless}
 spec:
   components:
   - name: vent
-    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [ventilator, --rate=100, --count=5000]}]}}
+    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [ventilator, --rate=50, --count=5000]}]}}
     sockets:
     - {name: tasks, type: PUSH, connect: {component: stream, socket: frontend}}
   - name: stream
@@ -59,7 +59,7 @@ spec:
     - {name: backend, type: DEALER, bind: {port: 7101}}
   - name: client
     replicas: 2
-    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [client, --rate=50, --count=1500]}]}}
+    template: {spec: {containers: [{name: app, image: zmq-operator-examples:dev, args: [client, --rate=20, --count=1500]}]}}
     sockets:
     - {name: requests, type: REQ, connect: {component: broker, socket: frontend}}
   - name: replier
