@@ -84,7 +84,9 @@ type Component struct {
 
 	// replicas is the number of pods. When the component binds a socket and
 	// has more than one replica it runs as a StatefulSet behind a headless
-	// Service, so that connecting sockets reach every replica.
+	// Service, so that connecting sockets reach every replica. With
+	// autoscaling.mode External it is only the count the workload is
+	// created with.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
