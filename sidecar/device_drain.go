@@ -182,7 +182,10 @@ func (q *queueTracker) request(m zmtp.Msg) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	id := string(m[0])
-	if q.closed[id] {
+	// A client that connected while the drain began is half-closed as it
+	// attaches (pkg/zmtp), without passing through startDrain.
+	if q.closed[id] || (q.draining && q.front.PeerClosing(m[0])) {
+		q.closed[id] = true
 		q.refused.Add(1)
 		return false
 	}

@@ -83,6 +83,23 @@ func (s *Socket) HalfClosePeer(routingID []byte) bool {
 	return true
 }
 
+// PeerClosing reports whether the connection of a ROUTER socket with the
+// given routing id is being drained (its sending side is shut or about to
+// be): a reply to it could not be delivered.
+func (s *Socket) PeerClosing(routingID []byte) bool {
+	r, ok := s.pat.(*routerPattern)
+	if !ok {
+		return false
+	}
+	c := r.lookup(routingID)
+	if c == nil {
+		return false
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.shutWr
+}
+
 // HalfCloseIdle drains, as HalfClosePeer does, every connection of a
 // ROUTER socket for whose routing id busy returns false. busy is called
 // under the socket's lock and must not call back into the socket.

@@ -179,8 +179,14 @@ func TestHalfClosePeerRouter(t *testing.T) {
 	if err := router.Send(ctx, Msg{[]byte("a"), []byte("last")}); err != nil {
 		t.Fatal(err)
 	}
+	if router.PeerClosing([]byte("a")) {
+		t.Fatal("PeerClosing(a) before the half-close")
+	}
 	if !router.HalfClosePeer([]byte("a")) {
 		t.Fatal("HalfClosePeer(a) = false")
+	}
+	if !router.PeerClosing([]byte("a")) || router.PeerClosing([]byte("b")) {
+		t.Fatal("PeerClosing: want true for a, false for b")
 	}
 	if got := mustRecv(t, ctx, a); string(got[0]) != "last" {
 		t.Fatalf("a got %q; want the reply queued before the half-close", got)
