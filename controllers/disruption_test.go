@@ -91,8 +91,7 @@ func TestExternalReplicasSurviveReconciles(t *testing.T) {
 		{"operator-owned replicas", false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := gomega.NewWithT(t)
-			g.SetDefaultEventuallyTimeout(30e9)
+			g := newGomega(t)
 			ns := newNamespace(ctx, t)
 			z := scalingTopology(ns, tc.external)
 			g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())

@@ -121,7 +121,7 @@ func TestInvalidSpec(t *testing.T) {
 		}, `spec.components[2].sockets[0].type: Invalid value: "PULL": the frontend socket of a Forwarder device must be XSUB`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := gomega.NewWithT(t)
+			g := newGomega(t)
 			z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
 			z.Name = fmt.Sprintf("invalid-%d", i)
 			tc.mutate(z)
@@ -134,7 +134,7 @@ func TestInvalidSpec(t *testing.T) {
 	}
 
 	t.Run("invalid update leaves running children untouched", func(t *testing.T) {
-		g := gomega.NewWithT(t)
+		g := newGomega(t)
 		z, before := runningPipeline(ctx, t, g, ns)
 		key := client.ObjectKeyFromObject(z)
 

@@ -86,9 +86,7 @@ func TestIssue9RefusedAtAdmission(t *testing.T) {
 
 // subtestGomega is envtestOnly's Gomega for a subtest: the same timeouts.
 func subtestGomega(t *testing.T) gomega.Gomega {
-	g := gomega.NewWithT(t)
-	g.SetDefaultEventuallyTimeout(30 * time.Second)
-	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	g := newGomega(t)
 	g.SetDefaultConsistentlyDuration(2 * time.Second)
 	return g
 }

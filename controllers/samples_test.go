@@ -123,8 +123,7 @@ func TestSamplesRender(t *testing.T) {
 	ctx, _ := envtestOnly(t)
 	for _, want := range samples {
 		t.Run(want.file, func(t *testing.T) {
-			g := gomega.NewWithT(t)
-			g.SetDefaultEventuallyTimeout(30e9)
+			g := newGomega(t)
 			ns := newNamespace(ctx, t)
 			z := loadSample(t, want.file, ns)
 			g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())

@@ -316,11 +316,19 @@ func envtestOnly(t *testing.T) (context.Context, gomega.Gomega) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
+	return ctx, newGomega(t)
+}
+
+// newGomega is gomega.NewWithT with the suite's waits: 30 s for Eventually
+// (a loaded machine may take seconds to reconcile), polled every 100 ms,
+// and 2 s for Consistently. Subtests use it too: gomega's own 1 s default
+// fails under load.
+func newGomega(t *testing.T) *gomega.WithT {
 	g := gomega.NewWithT(t)
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	g.SetDefaultConsistentlyDuration(2 * time.Second)
-	return ctx, g
+	return g
 }
 
 // newNamespace creates a namespace of its own for one test.

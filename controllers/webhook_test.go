@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -63,7 +62,7 @@ func TestWebhookRefusesGraphErrors(t *testing.T) {
 
 	for i, tc := range graphErrors {
 		t.Run("create/"+tc.name, func(t *testing.T) {
-			g := gomega.NewWithT(t)
+			g := newGomega(t)
 			z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
 			z.Name = fmt.Sprintf("refused-%d", i)
 			tc.mutate(z)
@@ -76,7 +75,7 @@ func TestWebhookRefusesGraphErrors(t *testing.T) {
 	}
 
 	t.Run("every error at once", func(t *testing.T) {
-		g := gomega.NewWithT(t)
+		g := newGomega(t)
 		z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
 		z.Name = "refused-all"
 		graphErrors[1].mutate(z) // components[1].sockets[0]: missing socket
@@ -88,8 +87,7 @@ func TestWebhookRefusesGraphErrors(t *testing.T) {
 	})
 
 	t.Run("update of a running topology", func(t *testing.T) {
-		g := gomega.NewWithT(t)
-		g.SetDefaultEventuallyTimeout(30 * time.Second)
+		g := newGomega(t)
 		z, before := runningPipeline(ctx, t, g, ns)
 		key := client.ObjectKeyFromObject(z)
 		g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
