@@ -364,7 +364,7 @@ func (p *Poller) poll(ctx context.Context, st *podState) {
 		st.lastErr = err.Error()
 		return
 	}
-	r := podReport(st.key.Name, st.component, false, doc)
+	r := NewPodReport(st.key.Name, st.component, false, doc)
 	if !st.lastOK.IsZero() && reflect.DeepEqual(r, st.report) {
 		st.lastOK, st.lastErr = time.Now(), ""
 		return

@@ -52,8 +52,9 @@ type PeerReport struct {
 	RTTMicros int64
 }
 
-// podReport normalizes one document into a PodReport.
-func podReport(pod, component string, ready bool, doc *agentstatus.Document) PodReport {
+// NewPodReport normalizes the document of a pod's sidecar into a PodReport:
+// the connecting sockets' peers, with errors shortened and RTTs bucketed.
+func NewPodReport(pod, component string, ready bool, doc *agentstatus.Document) PodReport {
 	r := PodReport{Pod: pod, Component: component, Ready: ready, Sockets: map[string][]PeerReport{}}
 	for _, s := range doc.Sockets {
 		if s.Bind {
