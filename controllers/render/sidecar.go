@@ -57,7 +57,9 @@ func sidecarContainer(t *zmqv1.ZMQTopology, _ *zmqv1.Component, opts Options) *c
 		WithEnv(corev1ac.EnvVar().
 			WithName(SidecarPodNameEnv).
 			WithValueFrom(corev1ac.EnvVarSource().
-				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name")))).
+				// apiVersion as the API server defaults it, so that
+				// the applied and the stored fields compare equal.
+				WithFieldRef(corev1ac.ObjectFieldSelector().WithAPIVersion("v1").WithFieldPath("metadata.name")))).
 		WithPorts(corev1ac.ContainerPort().
 			WithName(SidecarPortName).
 			WithContainerPort(zmqv1.SidecarPort).
