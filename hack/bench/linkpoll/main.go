@@ -45,13 +45,14 @@ func main() {
 	period := flag.Duration("period", linkpoll.DefaultPeriod, "Poll period (--link-poll-period).")
 	workers := flag.Int("workers", linkpoll.DefaultWorkers, "Poll workers (--link-poll-workers).")
 	rounds := flag.Int("rounds", 3, "Periods to measure after a warm-up period.")
+	keepAlive := flag.Bool("keep-alive", false, "Keep one idle connection per pod between polls; false (the poller's default transport) opens one per poll.")
 	stubs := flag.Bool("stubs", false, "Internal: serve the stub agents and print their addresses.")
 	flag.Parse()
 	var err error
 	if *stubs {
 		err = serveStubs(*agents)
 	} else {
-		err = run(*agents, *period, *workers, *rounds)
+		err = run(*agents, *period, *workers, *rounds, *keepAlive)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "linkpoll bench:", err)
@@ -114,7 +115,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func run(n int, period time.Duration, workers, rounds int) error {
+func run(n int, period time.Duration, workers, rounds int, keepAlive bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	self, err := os.Executable()
@@ -156,7 +157,7 @@ func run(n int, period time.Duration, workers, rounds int) error {
 		}
 	}
 	source := func(context.Context) ([]corev1.Pod, error) { return pods, nil }
-	fmt.Printf("%d stub agents on 127.0.x.y; period %s, %d workers, %d measured periods after a warm-up period\n", n, period, workers, rounds)
+	fmt.Printf("%d stub agents on 127.0.x.y; period %s, %d workers, keep-alive %t, %d measured periods after a warm-up period\n", n, period, workers, keepAlive, rounds)
 
 	// Baseline: the same process, pods listed every second, no polling.
 	cpu0, _ := usage()
@@ -174,7 +175,9 @@ func run(n int, period time.Duration, workers, rounds int) error {
 	cpu1, rss1 := usage()
 	baseCPU := cpu1 - cpu0
 
-	rec := &recorder{next: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: 3 * period, DisableCompression: true}, polls: map[string][]time.Time{}}
+	tr := linkpoll.NewTransport(period, linkpoll.DefaultTimeout)
+	tr.DisableKeepAlives = !keepAlive
+	rec := &recorder{next: tr, polls: map[string][]time.Time{}}
 	p, err := linkpoll.New(source, linkpoll.Options{Period: period, Workers: workers, Transport: rec})
 	if err != nil {
 		return err
