@@ -186,4 +186,3 @@ func podNetns(t *testing.T, ip string) string {
 	}
 	return found
 }
-
