@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -293,5 +294,61 @@ func TestPollerRefusesForeignDocuments(t *testing.T) {
 	}
 	if counterValue(p.metrics.polls.WithLabelValues(ResultOK)) != 0 {
 		t.Error("a foreign answer counted as ok")
+	}
+}
+
+// inFlight is a transport that records the most requests in flight at once.
+type inFlight struct {
+	next      http.RoundTripper
+	mu        sync.Mutex
+	now, most int
+}
+
+func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.now++
+	f.most = max(f.most, f.now)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.now--
+		f.mu.Unlock()
+	}()
+	return f.next.RoundTrip(req)
+}
+
+// TestPollerBoundsPolls: with 12 slow sidecars and 3 workers, no more than
+// 3 polls are ever in flight, and every pod is still polled.
+func TestPollerBoundsPolls(t *testing.T) {
+	src := &pods{}
+	var list []corev1.Pod
+	var stubs []*agentstub.Agent
+	for i := range 12 {
+		a := startStub(t, fmt.Sprintf("127.0.0.%d", 40+i))
+		a.Set(workerDocument(fmt.Sprintf("t-worker-%d", i), 50, ""))
+		a.Delay(50 * time.Millisecond)
+		stubs = append(stubs, a)
+		list = append(list, runningPod("a", "t", "worker", fmt.Sprintf("t-worker-%d", i), a.Addr))
+	}
+	src.set(list...)
+	tr := &inFlight{next: NewTransport(100*time.Millisecond, time.Second)}
+	p, _ := startPoller(t, src.source, Options{Period: 100 * time.Millisecond, Tick: 10 * time.Millisecond, Workers: 3, Timeout: time.Second, Transport: tr})
+	go func() {
+		for range p.Events() {
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range stubs {
+		for a.Requests() < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("a pod was polled %d times", a.Requests())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.most > 3 || tr.most < 2 {
+		t.Errorf("at most %d polls in flight at once; want 2 or 3 (3 workers)", tr.most)
 	}
 }
