@@ -136,14 +136,14 @@ func noEvent(t *testing.T, p *Poller, d time.Duration) {
 // peer goes down, one when a pod's sidecar goes silent (stale), one when a
 // pod goes away, after which it is never polled again.
 func TestPollerFollowsPodsAndChanges(t *testing.T) {
-	const period = 150 * time.Millisecond
+	const period = 300 * time.Millisecond
 	key := types.NamespacedName{Namespace: "a", Name: "t"}
 	w0, w1 := startStub(t, "127.0.0.21"), startStub(t, "127.0.0.22")
 	w0.Set(workerDocument("t-worker-0", 110, ""))
 	w1.Set(workerDocument("t-worker-1", 120, ""))
 	src := &pods{}
 	src.set(runningPod("a", "t", "worker", "t-worker-0", w0.Addr), runningPod("a", "t", "worker", "t-worker-1", w1.Addr))
-	p, reg := startPoller(t, src.source, Options{Period: period, Tick: 10 * time.Millisecond, Timeout: 100 * time.Millisecond})
+	p, reg := startPoller(t, src.source, Options{Period: period, Tick: 10 * time.Millisecond, Timeout: 200 * time.Millisecond})
 
 	// The first event may carry pods not polled yet; wait for both polled.
 	var r *TopologyReport
