@@ -43,23 +43,26 @@ func (a *agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 // statistics are left at zero and the failure counts in
 // zmq_sidecar_sockdiag_errors_total, as for a scrape.
 func (a *agent) statusDocument(now time.Time) agentstatus.Document {
+	// The configuration changes under a.mu when the mounted file does
+	// (live endpoints): read it, and the probe state, under the lock.
+	a.mu.Lock()
+	cfg := a.cfg
 	doc := agentstatus.Document{
 		APIVersion: agentstatus.APIVersion,
-		Topology:   a.cfg.Topology,
-		Namespace:  a.cfg.Namespace,
-		Component:  a.cfg.Component,
+		Topology:   cfg.Topology,
+		Namespace:  cfg.Namespace,
+		Component:  cfg.Component,
 		Pod:        a.pod,
 		Time:       now.UTC(),
-		Sockets:    make([]agentstatus.Socket, 0, len(a.cfg.Sockets)),
+		Sockets:    make([]agentstatus.Socket, 0, len(cfg.Sockets)),
 	}
-	names := make([]string, 0, len(a.cfg.Sockets))
-	match := make(map[string]sockdiag.Matcher, len(a.cfg.Sockets))
+	names := make([]string, 0, len(cfg.Sockets))
+	match := make(map[string]sockdiag.Matcher, len(cfg.Sockets))
 	// peerRemotes holds each peer's resolved addresses, in document order,
 	// for counting its connections below.
 	var peerRemotes [][]map[netip.AddrPort]bool
 
-	a.mu.Lock()
-	for _, s := range a.cfg.Sockets {
+	for _, s := range cfg.Sockets {
 		out := agentstatus.Socket{Name: s.Name, Type: s.Type, Bind: s.Bind}
 		names = append(names, s.Name)
 		var remotesOfPeers []map[netip.AddrPort]bool
