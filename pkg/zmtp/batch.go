@@ -62,10 +62,16 @@ func (s *Socket) sendBatch(ctx context.Context, msgs []Msg) error {
 	return nil
 }
 
-// popBatch waits like pop for a message, then takes up to len(dst) in fair
-// order without waiting again. from, if not nil, receives each message's
+// popBatch takes up to len(dst) messages in fair order, waiting like pop
+// only while none is queued. from, if not nil, receives each message's
 // connection.
 func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn) (int, error) {
+	q.mu.Lock()
+	n := q.takeLocked(dst, from)
+	q.mu.Unlock()
+	if n > 0 {
+		return n, nil
+	}
 	c, m, err := q.pop(ctx)
 	if err != nil {
 		return 0, err
@@ -74,8 +80,15 @@ func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn) (int,
 	if from != nil {
 		from[0] = c
 	}
-	n := 1
 	q.mu.Lock()
+	n = 1 + q.takeLocked(dst[1:], subConns(from, 1))
+	q.mu.Unlock()
+	return n, nil
+}
+
+// takeLocked takes up to len(dst) queued messages without waiting.
+func (q *fairQueue) takeLocked(dst []Msg, from []*conn) int {
+	n := 0
 	for n < len(dst) {
 		c, m, ok := q.tryPop()
 		if !ok {
@@ -87,11 +100,17 @@ func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn) (int,
 		}
 		n++
 	}
-	if q.waiters > 0 && len(q.active) > 0 {
+	if n > 0 && q.waiters > 0 && len(q.active) > 0 {
 		q.signal()
 	}
-	q.mu.Unlock()
-	return n, nil
+	return n
+}
+
+func subConns(from []*conn, i int) []*conn {
+	if from == nil {
+		return nil
+	}
+	return from[i:]
 }
 
 func (p *pullPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {

@@ -14,7 +14,8 @@
 //   - overload (Forwarder, 16 B): the same burst with every proxy's default
 //     HWM (1000), reporting the share of the messages that was delivered;
 //   - max lossless: the highest paced rate at which every message arrives
-//     and the device keeps up, with default HWMs everywhere (see
+//     and the device keeps up, the device with its default HWMs and the
+//     producer and consumer unbounded, so any loss is the device's (see
 //     benchlib.LosslessCase for the search).
 //
 // It prints each round's rows, then min/median/max per proxy and the
@@ -62,6 +63,7 @@ func main() {
 	baseline := flag.String("baseline", "", "a second zmq-sidecar binary measured in the same rounds as sidecar-base")
 	lossless := flag.Bool("lossless", true, "measure the max lossless rate")
 	skipGozmq := flag.Bool("skip-gozmq4", false, "leave go-zeromq/zmq4 out")
+	only := flag.String("only", "", "run only the cases whose name contains this (say \"forwarder max-lossless\")")
 	flag.Parse()
 	if *serve != "" {
 		if err := benchlib.ServeProxy(*serve, *device, *front, *back, *hwm, os.Stdout); err != nil {
@@ -125,7 +127,7 @@ func main() {
 	}
 	searches := []search{{"forwarder", 16, 20_000}, {"forwarder", 1024, 10_000}, {"streamer", 16, 20_000}, {"streamer", 1024, 10_000}}
 	fmt.Println("libzmq producer and consumer everywhere; burst: unbounded queues (no drops); overload: every proxy's default HWM (1000);")
-	fmt.Println("max lossless: default HWMs everywhere, highest paced rate with every message delivered within 10% of its schedule")
+	fmt.Println("max lossless: proxies' default HWMs, producer and consumer unbounded; highest paced rate with every message delivered within 10% of its schedule")
 	for r := 0; r < *rounds; r++ {
 		order := append(proxies[r%len(proxies):], proxies[:r%len(proxies)]...)
 		order = append([]proxyRun(nil), order...)
@@ -135,6 +137,9 @@ func main() {
 				kind := "burst"
 				if b.hwm < 0 {
 					kind = "overload"
+				}
+				if !strings.Contains(fmt.Sprintf("%s %s %s", b.dev, kind, sizeName(b.size)), *only) {
+					continue
 				}
 				res, err := p.env.RunDevice(benchlib.DeviceCase{Proxy: p.proxy, Device: b.dev, Size: b.size, Count: b.n, Timeout: *timeout, ProxyHWM: b.hwm})
 				name := fmt.Sprintf("%s %s %s", b.dev, kind, sizeName(b.size))
@@ -150,9 +155,12 @@ func main() {
 				if res.Problem != "" && p.proxy != "gozmq4" {
 					failed = true
 				}
+				// zmq4's proxy panics when the producer leaves after the
+				// run (ZMQ-NOTES.md); the run itself was complete.
+				known := p.proxy == "gozmq4" && strings.HasPrefix(res.Problem, "exited when the producer disconnected")
 				share := float64(res.Received) * 100 / float64(b.n)
 				fmt.Printf("  %-30s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s  %s\n", name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), note)
-				if res.Problem == "" {
+				if res.Problem == "" || known {
 					if kind == "overload" {
 						record(name+" delivered %", p.label, share)
 					} else {
@@ -166,6 +174,9 @@ func main() {
 		}
 		for _, s := range searches {
 			for _, p := range order {
+				if !strings.Contains(fmt.Sprintf("%s max-lossless %s", s.dev, sizeName(s.size)), *only) {
+					continue
+				}
 				res, err := p.env.MaxLossless(benchlib.LosslessCase{Proxy: p.proxy, Device: s.dev, Size: s.size,
 					Start: s.start, Max: 8e6, Bisect: 5, StepTime: 250 * time.Millisecond, MinStep: 2000, MaxStep: 400_000, Timeout: 2 * *timeout})
 				name := fmt.Sprintf("%s max-lossless %s", s.dev, sizeName(s.size))
@@ -174,7 +185,7 @@ func main() {
 					failed = true
 					continue
 				}
-				fmt.Printf("  %-30s %-13s %11.0f msgs/s %8.1f MB/s (%d steps)  %s\n", name, p.label, res.Rate, res.Rate*float64(s.size)/1e6, res.Steps, res.Problem)
+				fmt.Printf("  %-30s %-13s %11.0f msgs/s %8.1f MB/s (%d steps; last failed %s)  %s\n", name, p.label, res.Rate, res.Rate*float64(s.size)/1e6, res.Steps, res.Fail, res.Problem)
 				if res.Problem == "" {
 					record(name+" msgs/s", p.label, res.Rate)
 				} else if p.proxy != "gozmq4" {
