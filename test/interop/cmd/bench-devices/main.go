@@ -159,12 +159,13 @@ func main() {
 				// run (ZMQ-NOTES.md); the run itself was complete.
 				known := p.proxy == "gozmq4" && strings.HasPrefix(res.Problem, "exited when the producer disconnected")
 				share := float64(res.Received) * 100 / float64(b.n)
-				fmt.Printf("  %-30s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s  %s\n", name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), note)
+				fmt.Printf("  %-30s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s %6.2f cpu-us/msg  %s\n", name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), res.CPUPerMsg(), note)
 				if res.Problem == "" || known {
 					if kind == "overload" {
 						record(name+" delivered %", p.label, share)
 					} else {
 						record(name+" msgs/s", p.label, res.MsgsPerSec())
+						record(name+" proxy cpu-us/msg", p.label, res.CPUPerMsg())
 					}
 				}
 			}
