@@ -11,9 +11,10 @@ import "context"
 // batchRecver is implemented by patterns that receive from the fair queue
 // without per-message state (everything but REQ and REP).
 type batchRecver interface {
-	// recvBatch waits like recv for one message, then takes up to
-	// len(dst) without waiting; it returns how many it stored.
-	recvBatch(ctx context.Context, dst []Msg) (int, error)
+	// recvBatch takes up to len(dst) queued messages; if none is queued
+	// it waits like recv when wait is set, else returns 0. It returns how
+	// many it stored.
+	recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error)
 }
 
 // batchSender is implemented by patterns whose Send of several messages
@@ -23,14 +24,21 @@ type batchSender interface {
 	sendBatch(ctx context.Context, msgs []Msg) error
 }
 
-// recvBatch fills dst with at least one received message, waiting for the
-// first one; it falls back to Recv for patterns without a batched path.
-func (s *Socket) recvBatch(ctx context.Context, dst []Msg) (int, error) {
+// recvBatch fills dst with the messages queued, at least one if wait is
+// set (waiting for it); it falls back to Recv, one message, for patterns
+// without a batched path.
+func (s *Socket) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
 	if s.isClosed() {
 		return 0, ErrClosed
 	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
 	if br, ok := s.pat.(batchRecver); ok {
-		return br.recvBatch(ctx, dst)
+		return br.recvBatch(ctx, dst, wait)
+	}
+	if !wait {
+		return 0, nil
 	}
 	m, err := s.pat.recv(ctx)
 	if err != nil {
@@ -63,13 +71,13 @@ func (s *Socket) sendBatch(ctx context.Context, msgs []Msg) error {
 }
 
 // popBatch takes up to len(dst) messages in fair order, waiting like pop
-// only while none is queued. from, if not nil, receives each message's
-// connection.
-func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn) (int, error) {
+// while none is queued if wait is set. from, if not nil, receives each
+// message's connection.
+func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn, wait bool) (int, error) {
 	q.mu.Lock()
 	n := q.takeLocked(dst, from)
 	q.mu.Unlock()
-	if n > 0 {
+	if n > 0 || !wait {
 		return n, nil
 	}
 	c, m, err := q.pop(ctx)
@@ -113,33 +121,40 @@ func subConns(from []*conn, i int) []*conn {
 	return from[i:]
 }
 
-func (p *pullPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {
-	return p.s.fq.popBatch(ctx, dst, nil)
+func (p *pullPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
+	return p.s.fq.popBatch(ctx, dst, nil, wait)
 }
 
-func (p *subPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {
-	return p.s.fq.popBatch(ctx, dst, nil)
+func (p *subPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
+	return p.s.fq.popBatch(ctx, dst, nil, wait)
 }
 
-func (p *xpubPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {
-	return p.s.fq.popBatch(ctx, dst, nil)
+func (p *xpubPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
+	return p.s.fq.popBatch(ctx, dst, nil, wait)
 }
 
-func (p *dealerPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {
-	return p.s.fq.popBatch(ctx, dst, nil)
+func (p *dealerPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
+	return p.s.fq.popBatch(ctx, dst, nil, wait)
 }
 
 // recvBatch prefixes each message with its peer's routing id, as recv does.
-func (p *routerPattern) recvBatch(ctx context.Context, dst []Msg) (int, error) {
-	from := make([]*conn, len(dst))
-	n, err := p.s.fq.popBatch(ctx, dst, from)
-	for i := 0; i < n; i++ {
-		m := dst[i]
-		out := make(Msg, 0, len(m)+1)
-		out = append(out, append([]byte(nil), from[i].routingID...))
-		dst[i] = append(out, m...)
+func (p *routerPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {
+	var from [32]*conn
+	total := 0
+	for total < len(dst) {
+		chunk := dst[total:min(len(dst), total+len(from))]
+		n, err := p.s.fq.popBatch(ctx, chunk, from[:len(chunk)], wait && total == 0)
+		for i, m := range chunk[:n] {
+			out := make(Msg, 0, len(m)+1)
+			out = append(out, append([]byte(nil), from[i].routingID...))
+			chunk[i] = append(out, m...)
+		}
+		total += n
+		if err != nil || n < len(chunk) {
+			return total, err
+		}
 	}
-	return n, err
+	return total, nil
 }
 
 func (p *pushPattern) sendBatch(ctx context.Context, msgs []Msg) error {

@@ -50,19 +50,25 @@ func Proxy(ctx context.Context, frontend, backend *Socket) error {
 		buf := make([]Msg, proxyBatch)
 		rm, _ := to.pat.(roomer)
 		for {
-			var (
-				n   int
-				err error
-			)
-			limit := len(buf)
-			if rm != nil {
+			// Toward a PUB/XPUB: wait for a message, then for room, then
+			// take no more than the roomiest subscriber can queue. Room
+			// only grows meanwhile: this pump is the only sender.
+			n, err := from.recvBatch(ctx, buf[:1], true)
+			if err == nil && rm != nil {
+				limit := 0
 				err = to.lb.waitRoom(ctx, func() bool {
 					limit = rm.room(len(buf))
 					return limit > 0
 				})
-			}
-			if err == nil {
-				n, err = from.recvBatch(ctx, buf[:limit])
+				if err == nil {
+					var more int
+					more, err = from.recvBatch(ctx, buf[1:limit], false)
+					n += more
+				}
+			} else if err == nil {
+				var more int
+				more, err = from.recvBatch(ctx, buf[1:], false)
+				n += more
 			}
 			if err == nil {
 				err = to.sendBatch(ctx, buf[:n])

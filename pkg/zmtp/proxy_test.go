@@ -3,6 +3,7 @@ package zmtp
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -59,6 +60,62 @@ func TestForwarderHoldsBackWhenEverySubscriberIsFull(t *testing.T) {
 	}
 	if d := xpub.Stats().Drops + xsub.Stats().Drops; d != 0 {
 		t.Fatalf("device drops = %d, want 0", d)
+	}
+	cancel()
+	if err := <-proxyDone; err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+}
+
+// TestQueueBatchesKeepIdentities: two DEALER clients -> ROUTER [Proxy]
+// DEALER -> an echoing DEALER worker. The clients send in bursts, so the
+// proxy moves many messages per pass (more than its ROUTER reads per
+// chunk); every reply still reaches the client that asked, whole.
+func TestQueueBatchesKeepIdentities(t *testing.T) {
+	ctx := testCtx(t)
+	const n = 500
+	router := newSock(t, ROUTER)
+	dealer := newSock(t, DEALER)
+	worker := newSock(t, DEALER)
+	connect(t, worker, bind(t, dealer))
+	front := bind(t, router)
+	clients := map[string]*Socket{}
+	for _, name := range []string{"a", "b"} {
+		c := newSock(t, DEALER, WithIdentity([]byte(name)))
+		connect(t, c, front)
+		clients[name] = c
+	}
+	waitPeers(t, router, 2)
+	waitPeers(t, dealer, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- Proxy(pctx, router, dealer) }()
+	go func() {
+		for {
+			m, err := worker.Recv(pctx)
+			if err != nil {
+				return
+			}
+			if worker.Send(pctx, m) != nil {
+				return
+			}
+		}
+	}()
+	for name, c := range clients {
+		for i := 0; i < n; i++ {
+			if err := c.Send(ctx, NewMsgString(name, fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, c := range clients {
+		for i := 0; i < n; i++ {
+			m := mustRecv(t, ctx, c)
+			if len(m) != 2 || string(m[0]) != name || string(m[1]) != fmt.Sprint(i) {
+				t.Fatalf("client %s: reply %d is %q", name, i, m)
+			}
+		}
 	}
 	cancel()
 	if err := <-proxyDone; err != nil {
