@@ -1,17 +1,17 @@
 package benchlib
 
 // Max lossless rate: the highest paced rate at which a device delivers
-// every message and keeps up. A libzmq producer sends at a fixed rate R
-// for one step of a bounded number of messages, each tagged with its step,
-// and a libzmq consumer counts the step's messages; the step passes when
-// all of them arrived and the last one arrived no later than 10% (plus
-// 50 ms) after the schedule's end, so a device that queues without keeping
-// up fails like one that drops. The producer's and the consumer's queues
-// are unbounded (as in RunDevice) and the device keeps its default HWMs
-// (1000), so whatever is lost is lost in the device. A failed step is tried once more before
-// it counts, so that one scheduling hiccup on a loaded machine does not
-// end the search. The Forwarder's drop policy is part of
-// what is measured. The search doubles R from LosslessCase.Start until a step
+// every message and keeps up. A libzmq producer sends at a fixed rate R for
+// one step of a bounded number of messages, each tagged with its step, and
+// a libzmq consumer counts the step's messages; the step passes when all of
+// them arrived and the last one arrived no later than 10% (plus 50 ms)
+// after the schedule's end, so a device that queues without keeping up
+// fails like one that drops. The producer's and the consumer's queues are
+// unbounded (as in RunDevice) and the device keeps its default HWMs (1000),
+// so whatever is lost is lost in the device: the Forwarder's drop policy is
+// part of what is measured. A failed step is tried once more before it
+// counts, so that one scheduling hiccup on a loaded machine does not end
+// the search. The search doubles R from LosslessCase.Start until a step
 // fails, then bisects between the last good and the first bad rate for a
 // fixed number of steps.
 
