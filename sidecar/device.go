@@ -56,6 +56,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("asked to run a %s but %s describes a %q device", kind, *configPath, cfg.Device)
 	}
 	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
+	tuneDeviceGC()
 	front, back, err := openDevice(cfg, log)
 	if err != nil {
 		return err

@@ -450,7 +450,9 @@ func (c *conn) readLoop() {
 			c.fail(err)
 			return
 		}
-		c.traffic.Store(true)
+		if !c.traffic.Load() { // a load is cheaper than a store per frame
+			c.traffic.Store(true)
+		}
 		if flags&flagCommand != 0 {
 			// RFC 23: a command is a single frame; it cannot sit inside a
 			// multipart message.

@@ -12,10 +12,15 @@ type pubPattern struct {
 	all subscriptions
 }
 
-func (p *pubPattern) attach(c *conn) error { p.s.dist.add(c); return nil }
+func (p *pubPattern) attach(c *conn) error {
+	p.s.dist.add(c)
+	p.s.lb.signal() // a Proxy waiting for room (batch.go) may go on
+	return nil
+}
 
 func (p *pubPattern) detach(c *conn) {
 	p.s.dist.remove(c)
+	p.s.lb.signal()
 	for _, prefix := range c.subs.removeAll() {
 		p.all.remove([]byte(prefix))
 	}

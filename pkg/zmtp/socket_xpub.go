@@ -56,6 +56,7 @@ func (p *xpubPattern) subscription(c *conn, prefix []byte, on bool) {
 
 func (p *xpubPattern) detach(c *conn) {
 	p.s.dist.remove(c)
+	p.s.lb.signal() // a Proxy waiting for room (batch.go) may go on
 	var cancels []Msg
 	for _, prefix := range c.subs.removeAll() {
 		if p.all.remove([]byte(prefix)) {

@@ -56,7 +56,19 @@ type DeviceResult struct {
 	DeviceCase
 	Received int
 	Elapsed  time.Duration
-	Problem  string
+	// CPU is the proxy process's user plus system CPU time over its whole
+	// life (start, warm-up, the run): a measure of its cost that load on
+	// the machine disturbs less than the rates.
+	CPU     time.Duration
+	Problem string
+}
+
+// CPUPerMsg is the proxy's CPU time per message sent, in microseconds.
+func (r DeviceResult) CPUPerMsg() float64 {
+	if r.Count == 0 {
+		return 0
+	}
+	return float64(r.CPU.Microseconds()) / float64(r.Count)
 }
 
 // MsgsPerSec is the receive rate.
@@ -331,6 +343,9 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	defer func() {
 		if problem := proxy.stop(c.Proxy == "zmq-sidecar"); problem != "" && res.Problem == "" {
 			res.Problem = problem
+		}
+		if ps := proxy.cmd.ProcessState; ps != nil {
+			res.CPU = ps.UserTime() + ps.SystemTime()
 		}
 	}()
 	watchdog := time.AfterFunc(c.Timeout, func() { _ = proxy.cmd.Process.Kill() })
