@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -59,6 +60,10 @@ func run() error {
 		metricsSecure           bool
 		enableHTTP2             bool
 		pullSecrets             string
+		maxConcurrent           int
+		apiQPS                  float64
+		apiBurst                int
+		pprofAddr               string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -78,6 +83,10 @@ func run() error {
 	flag.StringVar(&webhookCerts.ServiceName, "webhook-service-name", "zmq-operator-webhook-service", "Service in front of the webhook server; the certificate is issued for <service>.<namespace>.svc (self-signed mode).")
 	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Topologies reconciled at once.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "Sustained requests per second the manager sends to the API server (client-side limit; the API server's priority and fairness limits apply too).")
+	flag.IntVar(&apiBurst, "kube-api-burst", 200, "Requests the manager may send at once above --kube-api-qps.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler's /debug/pprof endpoints (e.g. 127.0.0.1:8082); empty or 0 disables them.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -133,7 +142,16 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(zmqv1.AddToScheme(scheme))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	if maxConcurrent < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)
+	}
+	if apiQPS <= 0 || apiBurst < 1 {
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive (got %g and %d)", apiQPS, apiBurst)
+	}
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
@@ -144,6 +162,8 @@ func run() error {
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions(namespaces...)),
 		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort, TLSOpts: tlsOpts}),
+		Controller:                    config.Controller{MaxConcurrentReconciles: maxConcurrent},
+		PprofBindAddress:              pprofAddr,
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Reads after our own writes wait for the cache to catch up, so a
 			// reconcile never re-applies a child because it read a stale copy.
@@ -154,11 +174,15 @@ func run() error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 
+	unlabelled, err := controllers.NewUnlabelledCache(mgr, namespaces...)
+	if err != nil {
+		return err
+	}
 	if err := (&controllers.ZMQTopologyReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("zmq-operator"),
-		Render:    renderOpts,
+		Client:     mgr.GetClient(),
+		Unlabelled: unlabelled,
+		Recorder:   mgr.GetEventRecorder("zmq-operator"),
+		Render:     renderOpts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}

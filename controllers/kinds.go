@@ -3,7 +3,9 @@ package controllers
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,7 +17,9 @@ import (
 // kind of child.
 type kindOps struct {
 	newObject func() client.Object
-	newList   func() client.ObjectList
+	// gvk is the kind's group, version and kind.
+	gvk     schema.GroupVersionKind
+	newList func() client.ObjectList
 	// extract returns the fields of obj that the operator's field manager
 	// owns, as an apply configuration comparable with a rendered one.
 	extract func(obj client.Object) (runtime.ApplyConfiguration, error)
@@ -24,6 +28,7 @@ type kindOps struct {
 var kinds = map[render.Kind]kindOps{
 	render.KindConfigMap: {
 		newObject: func() client.Object { return &corev1.ConfigMap{} },
+		gvk:       corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 		newList:   func() client.ObjectList { return &corev1.ConfigMapList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return corev1ac.ExtractConfigMap(o.(*corev1.ConfigMap), render.ManagedBy)
@@ -31,6 +36,7 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindService: {
 		newObject: func() client.Object { return &corev1.Service{} },
+		gvk:       corev1.SchemeGroupVersion.WithKind("Service"),
 		newList:   func() client.ObjectList { return &corev1.ServiceList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return corev1ac.ExtractService(o.(*corev1.Service), render.ManagedBy)
@@ -38,6 +44,7 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindDeployment: {
 		newObject: func() client.Object { return &appsv1.Deployment{} },
+		gvk:       appsv1.SchemeGroupVersion.WithKind("Deployment"),
 		newList:   func() client.ObjectList { return &appsv1.DeploymentList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return appsv1ac.ExtractDeployment(o.(*appsv1.Deployment), render.ManagedBy)
@@ -45,9 +52,17 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindStatefulSet: {
 		newObject: func() client.Object { return &appsv1.StatefulSet{} },
+		gvk:       appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
 		newList:   func() client.ObjectList { return &appsv1.StatefulSetList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return appsv1ac.ExtractStatefulSet(o.(*appsv1.StatefulSet), render.ManagedBy)
 		},
 	},
+}
+
+// metadata returns an empty metadata-only object of the kind.
+func (k kindOps) metadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(k.gvk)
+	return m
 }

@@ -121,10 +121,23 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		key := client.ObjectKey{Namespace: t.Namespace, Name: obj.Name}
 		existing := ops.newObject()
 		err := r.Get(ctx, key, existing)
-		if apierrors.IsNotFound(err) && r.APIReader != nil {
+		if apierrors.IsNotFound(err) && r.Unlabelled != nil {
 			// The cache only holds labelled children; make sure the name is
-			// not taken by an object of someone else before applying over it.
-			err = r.APIReader.Get(ctx, key, existing)
+			// not taken by an object of someone else before applying over
+			// it, from the cache of unlabelled objects.
+			other := ops.metadata()
+			switch err := r.Unlabelled.Get(ctx, key, other); {
+			case err == nil && metav1.IsControlledBy(other, t):
+				// Ours, with its label removed: the apply restores it.
+				out = append(out, c)
+				continue
+			case err == nil:
+				c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
+				out = append(out, c)
+				continue
+			case !apierrors.IsNotFound(err):
+				return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, obj.Name, err)
+			}
 		}
 		switch {
 		case apierrors.IsNotFound(err):
