@@ -99,6 +99,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: --k8s-bin and --kwok-dir are required (make bench-scale sets them)")
 		os.Exit(2)
 	}
+	for _, bin := range []string{o.manager, o.cluster.kwok, filepath.Join(o.cluster.k8sBin, "kube-controller-manager"), filepath.Join(o.cluster.k8sBin, "kube-scheduler")} {
+		if _, err := os.Stat(bin); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v (make bench-scale builds it)\n", err)
+			os.Exit(2)
+		}
+	}
 	// The benchmark's own clients log nothing.
 	ctrllog.SetLogger(logr.Discard())
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
