@@ -134,10 +134,6 @@ feed:
 
 // createAll creates the topologies, workers at a time.
 func createAll(ctx context.Context, c client.Client, ts []*zmqv1.ZMQTopology, workers int) error {
-	groups := make([][]client.Object, 0, len(ts))
-	for _, t := range ts {
-		groups = append(groups, []client.Object{t})
-	}
 	var (
 		mu    sync.Mutex
 		first error
@@ -159,8 +155,8 @@ func createAll(ctx context.Context, c client.Client, ts []*zmqv1.ZMQTopology, wo
 			}
 		}()
 	}
-	for _, g := range groups {
-		work <- g[0]
+	for _, t := range ts {
+		work <- t
 	}
 	close(work)
 	wg.Wait()
