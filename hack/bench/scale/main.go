@@ -5,7 +5,9 @@
 // nodes, so that pods become Running and Ready without containers), then:
 //
 //  1. the floor: the children of N pipeline topologies (3 components of 5
-//     pods each), rendered by the operator's own render package, applied
+//     pods each), rendered by the operator's own render package (minus the
+//     topology label on the objects themselves, so the manager does not
+//     take them for children of topologies that do not exist), applied
 //     directly with server-side apply at the manager's client QPS; time
 //     until every workload is ready;
 //  2. the operator: the manager binary as a local process (no leader
