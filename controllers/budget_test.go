@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,8 +73,8 @@ func (l *requestLog) under(since time.Time, prefixes ...string) []loggedRequest 
 // per child fails here rather than in the scale benchmark: per child one
 // dry-run apply and one apply, and nothing else (no GET: the caches answer
 // every read, the cache of unlabelled objects included); the topology's
-// status patched a few times at most; no other request in the namespace
-// but events.
+// status patched a few times at most; one event, which names every child
+// created; nothing else in the namespace.
 func TestFirstReconcileRequestBudget(t *testing.T) {
 	ctx, g := envtestOnly(t)
 	ns := newNamespace(ctx, t)
@@ -102,6 +103,7 @@ func TestFirstReconcileRequestBudget(t *testing.T) {
 	var (
 		dryRuns, applies = map[string]int{}, map[string]int{}
 		statusPatches    int
+		eventWrites      int
 		other            []string
 	)
 	topologyPath := fmt.Sprintf("/apis/%s/namespaces/%s/zmqtopologies/%s", zmqv1.GroupVersion, ns, z.Name)
@@ -115,7 +117,7 @@ func TestFirstReconcileRequestBudget(t *testing.T) {
 		case r.path == topologyPath+"/status" && r.method == http.MethodPatch:
 			statusPatches++
 		case strings.HasPrefix(r.path, "/apis/events.k8s.io/") && r.method != http.MethodGet:
-			// Events are aggregated by the recorder; not budgeted here.
+			eventWrites++
 		case strings.HasPrefix(r.path, "/apis/"+zmqv1.GroupVersion.Group+"/") && !strings.Contains(r.path, "/namespaces/"+ns+"/"):
 			// Cluster-wide list and watch of topologies.
 		default:
@@ -129,6 +131,16 @@ func TestFirstReconcileRequestBudget(t *testing.T) {
 	}
 	g.Expect(statusPatches).To(gomega.BeNumerically(">=", 1))
 	g.Expect(statusPatches).To(gomega.BeNumerically("<=", 2), "status patches")
+	g.Expect(eventWrites).To(gomega.Equal(1), "event writes")
+
+	// That one event names every child created.
+	var events eventsv1.EventList
+	g.Expect(k8sClient.List(ctx, &events, client.InNamespace(ns))).To(gomega.Succeed())
+	g.Expect(events.Items).To(gomega.HaveLen(1))
+	for _, obj := range desired {
+		g.Expect(events.Items[0].Note).To(gomega.ContainSubstring(string(obj.Kind)+" "+obj.Name))
+	}
+	g.Expect(events.Items[0].Reason).To(gomega.Equal("Created"))
 }
 
 // childPath is the URL path of a child object.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,6 +79,18 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			return nil
 		}
 	}
+	// One event per kind of write ("Created", "Updated") names every child
+	// written, rather than one event per child: the event recorder would
+	// fold those into one series anyway, keeping only the first child's
+	// name.
+	written := map[string][]string{}
+	defer func() {
+		for _, op := range []string{"Created", "Updated"} {
+			if names := written[op]; len(names) > 0 {
+				r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, op, op, "%s %s", op, strings.Join(names, ", "))
+			}
+		}
+	}()
 	for _, c := range changes {
 		err := c.err
 		if err == nil {
@@ -95,7 +108,7 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 		}
 		r.failures().succeeded(c.key)
 		logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, c.op, c.op, "%s %s %s", c.op, c.obj.Kind, c.obj.Name)
+		written[c.op] = append(written[c.op], string(c.obj.Kind)+" "+c.obj.Name)
 	}
 	return nil
 }
