@@ -138,7 +138,7 @@ func TestFirstReconcileRequestBudget(t *testing.T) {
 	g.Expect(k8sClient.List(ctx, &events, client.InNamespace(ns))).To(gomega.Succeed())
 	g.Expect(events.Items).To(gomega.HaveLen(1))
 	for _, obj := range desired {
-		g.Expect(events.Items[0].Note).To(gomega.ContainSubstring(string(obj.Kind)+" "+obj.Name))
+		g.Expect(events.Items[0].Note).To(gomega.ContainSubstring(string(obj.Kind) + " " + obj.Name))
 	}
 	g.Expect(events.Items[0].Reason).To(gomega.Equal("Created"))
 }
