@@ -30,6 +30,9 @@ func TestCommandLine(t *testing.T) {
 		{args: "version", stdout: []string{"manager dev (" + runtime.Version()}},
 		{args: "--bogus", code: 1, stderr: "flag provided but not defined: -bogus (see manager --help)"},
 		{args: "extra", code: 1, stderr: `unexpected arguments ["extra"]`},
+		{args: "--max-concurrent-reconciles=0", code: 1, stderr: "--max-concurrent-reconciles: 0 is not a positive count"},
+		{args: "--kube-api-qps=-1", code: 1, stderr: "--kube-api-qps: -1 is not a positive rate"},
+		{args: "--kube-api-burst=0", code: 1, stderr: "--kube-api-burst: 0 is not a positive count"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCommandLine$")

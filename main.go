@@ -95,6 +95,16 @@ func run() error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
+	if maxConcurrent < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)
+	}
+	if apiQPS <= 0 {
+		return fmt.Errorf("--kube-api-qps: %g is not a positive rate", apiQPS)
+	}
+	if apiBurst < 1 {
+		return fmt.Errorf("--kube-api-burst: %d is not a positive count", apiBurst)
+	}
+
 	switch p := corev1.PullPolicy(pullPolicy); p {
 	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 		renderOpts.ImagePullPolicy = p
@@ -142,12 +152,6 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(zmqv1.AddToScheme(scheme))
 
-	if maxConcurrent < 1 {
-		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)
-	}
-	if apiQPS <= 0 || apiBurst < 1 {
-		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive (got %g and %d)", apiQPS, apiBurst)
-	}
 	restConfig := ctrl.GetConfigOrDie()
 	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
 
