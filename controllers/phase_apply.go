@@ -38,7 +38,8 @@ import (
 //     none is written and the refusals are reported as InvalidSpec at the
 //     spec fields they come from. A single change needs no dry run: its
 //     write is just as atomic;
-//  5. then each is written.
+//  5. then each is written, the children of one kind at once, kind after
+//     kind (apply_parallel.go); the dry runs go at once too.
 //
 // A failed child is not tried again before its backoff period ends.
 func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
@@ -62,11 +63,9 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	}
 	if len(changes) > 1 {
 		refused := false
-		for _, c := range changes {
-			err := c.err
-			if err == nil {
-				err = r.dryRun(ctx, c.obj)
-			}
+		errs := inParallel(ctx, changes, func(ctx context.Context, _ int, c change) error { return r.dryRun(ctx, c.obj) })
+		for i, c := range changes {
+			err := errs[i]
 			if namespaceTerminating(ctx, err) {
 				return nil
 			}
@@ -91,24 +90,36 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			}
 		}
 	}()
-	for _, c := range changes {
-		err := c.err
-		if err == nil {
-			err = r.write(ctx, s, c.obj)
+	for _, group := range byKind(changes) {
+		generations := make([]*int64, len(group))
+		errs := inParallel(ctx, group, func(ctx context.Context, i int, c change) error {
+			var err error
+			generations[i], err = r.write(ctx, c.obj)
+			return err
+		})
+		failed := false
+		for i, c := range group {
+			err := errs[i]
+			if namespaceTerminating(ctx, err) {
+				return nil
+			}
+			if err != nil {
+				// A lone change was not dry-run: its refusal wrote nothing
+				// either. Otherwise the dry run accepted it and other
+				// children may have been written: not a refusal of the spec.
+				r.childFailed(ctx, s, c, err, len(changes) == 1)
+				failed = true
+				continue
+			}
+			s.recordApplied(c.obj, generations[i])
+			r.failures().succeeded(c.key)
+			logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
+			written[c.op] = append(written[c.op], string(c.obj.Kind)+" "+c.obj.Name)
 		}
-		if namespaceTerminating(ctx, err) {
+		if failed {
+			// The kinds after this one wait for the retry.
 			return nil
 		}
-		if err != nil {
-			// A lone change was not dry-run: its refusal wrote nothing
-			// either. Otherwise the dry run accepted it and other
-			// children may have been written: not a refusal of the spec.
-			r.childFailed(ctx, s, c, err, len(changes) == 1)
-			return nil
-		}
-		r.failures().succeeded(c.key)
-		logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
-		written[c.op] = append(written[c.op], string(c.obj.Kind)+" "+c.obj.Name)
 	}
 	return nil
 }
@@ -242,27 +253,33 @@ func (r *ZMQTopologyReconciler) dryRun(ctx context.Context, obj render.Object) e
 		client.DisableReadYourWritesConsistency)
 }
 
-// write applies the child and records the generation the API server gave
-// a workload, against which observe detects a stale cache.
-func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, obj render.Object) error {
+// write applies the child and returns the generation the API server gave
+// a workload (nil for other kinds). It is safe to call for several
+// children at once.
+func (r *ZMQTopologyReconciler) write(ctx context.Context, obj render.Object) (*int64, error) {
 	if err := r.Apply(ctx, obj.Apply, client.FieldOwner(render.ManagedBy), client.ForceOwnership); err != nil {
-		return err
+		return nil, err
 	}
 	// The client decoded the API server's answer into obj.Apply.
-	var generation *int64
 	switch a := obj.Apply.(type) {
 	case *appsv1ac.DeploymentApplyConfiguration:
-		generation = a.Generation
+		return a.Generation, nil
 	case *appsv1ac.StatefulSetApplyConfiguration:
-		generation = a.Generation
+		return a.Generation, nil
 	}
-	if generation != nil {
-		if s.applied == nil {
-			s.applied = map[string]int64{}
-		}
-		s.applied[obj.Component] = *generation
+	return nil, nil
+}
+
+// recordApplied records the generation of a workload just written, against
+// which observe detects a stale cache.
+func (s *scope) recordApplied(obj render.Object, generation *int64) {
+	if generation == nil {
+		return
 	}
-	return nil
+	if s.applied == nil {
+		s.applied = map[string]int64{}
+	}
+	s.applied[obj.Component] = *generation
 }
 
 // namespaceTerminating is true for the error the API server returns when
