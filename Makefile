@@ -116,6 +116,19 @@ docs: ## Draw the README's picture docs/pubsub.svg from the captured sample docs
 	go run ./cmd/kubectl-zmq graph -f docs/pubsub.yaml -o dot > docs/pubsub.dot
 	dot -Tsvg docs/pubsub.dot -o docs/pubsub.svg
 
+N ?= 50,200,1000
+KWOK := $(CURDIR)/bin/kwok
+
+.PHONY: kwok
+kwok: ## Build kwok (fake nodes for the scale benchmark) at the version pinned in hack/tools/go.mod.
+	go build -modfile=hack/tools/go.mod -o $(KWOK) sigs.k8s.io/kwok/cmd/kwok
+
+.PHONY: bench-scale
+bench-scale: cluster-bins kwok ## The operator at scale vs the same objects applied directly (the floor): N=50,200,1000 topologies on etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok fake nodes.
+	CGO_ENABLED=0 go build -o bin/manager .
+	go run ./hack/bench/scale --n=$(N) --manager=bin/manager --k8s-bin=$(K8S_BIN) --kwok=$(KWOK) \
+		--kwok-dir=$$(go list -modfile=hack/tools/go.mod -m -f '{{.Dir}}' sigs.k8s.io/kwok) $(BENCH_ARGS)
+
 ##@ Build
 
 VERSION ?= dev

@@ -33,6 +33,9 @@ func TestCommandLine(t *testing.T) {
 		{args: "--help", stdout: []string{"-link-poll-period", "-link-poll-workers"}},
 		{args: "--link-poll-period=-1s", code: 1, stderr: "--link-poll-period: -1s is negative"},
 		{args: "--link-poll-workers=0", code: 1, stderr: "--link-poll-workers: 0, want at least 1"},
+		{args: "--max-concurrent-reconciles=0", code: 1, stderr: "--max-concurrent-reconciles: 0 is not a positive count"},
+		{args: "--kube-api-qps=-1", code: 1, stderr: "--kube-api-qps: -1 is not a positive rate"},
+		{args: "--kube-api-burst=0", code: 1, stderr: "--kube-api-burst: 0 is not a positive count"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCommandLine$")

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -61,6 +62,10 @@ func run() error {
 		enableHTTP2             bool
 		pullSecrets             string
 		linkPoll                linkpoll.Options
+		maxConcurrent           int
+		apiQPS                  float64
+		apiBurst                int
+		pprofAddr               string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -82,6 +87,10 @@ func run() error {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
 	flag.DurationVar(&linkPoll.Period, "link-poll-period", linkpoll.DefaultPeriod, "How often the operator polls each topology pod's sidecar (GET /status) for link health; 0 disables polling (status.links then report component readiness only).")
 	flag.IntVar(&linkPoll.Workers, "link-poll-workers", linkpoll.DefaultWorkers, "How many sidecar polls may be in flight at once.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Topologies reconciled at once.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "Sustained requests per second the manager sends to the API server (client-side limit; the API server's priority and fairness limits apply too).")
+	flag.IntVar(&apiBurst, "kube-api-burst", 200, "Requests the manager may send at once above --kube-api-qps.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler's /debug/pprof endpoints (e.g. 127.0.0.1:8082); empty or 0 disables them.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -89,6 +98,16 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+
+	if maxConcurrent < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)
+	}
+	if apiQPS <= 0 {
+		return fmt.Errorf("--kube-api-qps: %g is not a positive rate", apiQPS)
+	}
+	if apiBurst < 1 {
+		return fmt.Errorf("--kube-api-burst: %d is not a positive count", apiBurst)
+	}
 
 	switch p := corev1.PullPolicy(pullPolicy); p {
 	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
@@ -144,7 +163,10 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(zmqv1.AddToScheme(scheme))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
@@ -155,6 +177,8 @@ func run() error {
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         certProvisioner.CacheOptions(controllers.CacheOptions(namespaces...)),
 		WebhookServer:                 certProvisioner.Server(webhook.Options{Port: webhookPort, TLSOpts: tlsOpts}),
+		Controller:                    config.Controller{MaxConcurrentReconciles: maxConcurrent},
+		PprofBindAddress:              pprofAddr,
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Reads after our own writes wait for the cache to catch up, so a
 			// reconcile never re-applies a child because it read a stale copy.
@@ -175,12 +199,16 @@ func run() error {
 			return fmt.Errorf("adding the link poller: %w", err)
 		}
 	}
+	unlabelled, err := controllers.NewUnlabelledCache(mgr, namespaces...)
+	if err != nil {
+		return err
+	}
 	if err := (&controllers.ZMQTopologyReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("zmq-operator"),
-		Render:    renderOpts,
-		Links:     poller,
+		Client:     mgr.GetClient(),
+		Unlabelled: unlabelled,
+		Recorder:   mgr.GetEventRecorder("zmq-operator"),
+		Render:     renderOpts,
+		Links:      poller,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}

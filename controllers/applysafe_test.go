@@ -289,7 +289,7 @@ func TestStatusNotAheadOfStaleCache(t *testing.T) {
 	stale := &staleReads{Client: c, stale: map[string]client.Object{}}
 	stale.freeze(old)
 	// (A FakeRecorder without a channel drops events rather than block.)
-	r := &ZMQTopologyReconciler{Client: stale, APIReader: stale, Recorder: &events.FakeRecorder{}, Render: renderOpts}
+	r := &ZMQTopologyReconciler{Client: stale, Unlabelled: stale, Recorder: &events.FakeRecorder{}, Render: renderOpts}
 	reconcile := func(g gomega.Gomega) ctrl.Result {
 		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: key})
 		g.Expect(err).NotTo(gomega.HaveOccurred())

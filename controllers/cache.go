@@ -1,15 +1,19 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
@@ -30,7 +34,7 @@ func CacheOptions(namespaces ...string) cache.Options {
 	if err != nil {
 		panic(err) // a constant requirement: cannot fail
 	}
-	children := cache.ByObject{Label: labels.NewSelector().Add(*req)}
+	children := cache.ByObject{Label: labels.NewSelector().Add(*req), Transform: keepOwnManagedFields}
 	o := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:            children,
@@ -71,4 +75,91 @@ func WatchNamespaces(flagValue, env string) []string {
 		out = append(out, ns)
 	}
 	return out
+}
+
+// keepOwnManagedFields drops the managed fields entries of other field
+// managers (the controllers that write a workload's status, someone's
+// kubectl edit) from a cached child: the apply phase reads only the
+// operator's own entry, to extract the fields it owns, and the other
+// entries would be held in memory for every child.
+func keepOwnManagedFields(obj any) (any, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	entries := m.GetManagedFields()
+	own := entries[:0]
+	for _, e := range entries {
+		if e.Manager == render.ManagedBy {
+			own = append(own, e)
+		}
+	}
+	if len(own) != len(entries) {
+		m.SetManagedFields(own)
+	}
+	return obj, nil
+}
+
+// NewUnlabelledCache returns a reader of the metadata of every object of a
+// child kind that lacks the topology label, in the given namespaces (none:
+// the whole cluster), and adds the metadata-only cache behind it to the
+// manager, which starts it with its own cache and waits for it to sync
+// before any reconcile.
+//
+// The manager's cache holds only labelled children, so a name taken by
+// someone else's object is invisible to it; this cache is how the apply
+// phase refuses such an object without asking the API server before each
+// create. It holds names, UIDs and owner references only (labels,
+// annotations and managed fields are dropped), and none of the operator's
+// own children, which carry the label. Only an object created in the
+// moment between this cache's last event and the apply can slip through,
+// as it could between a GET and the apply.
+func NewUnlabelledCache(mgr manager.Manager, namespaces ...string) (client.Reader, error) {
+	req, err := labels.NewRequirement(render.LabelTopology, selection.DoesNotExist, nil)
+	if err != nil {
+		return nil, err
+	}
+	o := cache.Options{
+		HTTPClient:           mgr.GetHTTPClient(),
+		Scheme:               mgr.GetScheme(),
+		Mapper:               mgr.GetRESTMapper(),
+		DefaultLabelSelector: labels.NewSelector().Add(*req),
+		DefaultTransform:     keepIdentity,
+	}
+	if len(namespaces) > 0 {
+		o.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(mgr.GetConfig(), o)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of unlabelled objects: %w", err)
+	}
+	for _, kind := range render.Kinds {
+		if _, err := c.GetInformer(context.Background(), kinds[kind].metadata()); err != nil {
+			return nil, fmt.Errorf("watching unlabelled %ss: %w", kind, err)
+		}
+	}
+	if err := mgr.Add(runnableCache{c}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// runnableCache lets the manager start a cache in its group of caches,
+// which it waits for before starting controllers.
+type runnableCache struct{ cache.Cache }
+
+func (c runnableCache) GetCache() cache.Cache { return c.Cache }
+
+// keepIdentity drops all metadata but what identifies an object and its
+// controller.
+func keepIdentity(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		m.SetAnnotations(nil)
+		m.SetLabels(nil)
+	}
+	return obj, nil
 }

@@ -3,6 +3,12 @@ package controllers
 import (
 	"reflect"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 func TestWatchNamespaces(t *testing.T) {
@@ -25,5 +31,43 @@ func TestWatchNamespaces(t *testing.T) {
 	}
 	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+1 { // the child kinds and pods
 		t.Errorf("namespaced: %+v", o)
+	}
+}
+
+func TestCacheTransforms(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name:            "x",
+		UID:             "u",
+		Labels:          map[string]string{"a": "b"},
+		Annotations:     map[string]string{"c": "d"},
+		OwnerReferences: []metav1.OwnerReference{{Name: "t", UID: "o", Controller: ptr.To(true)}},
+		ManagedFields: []metav1.ManagedFieldsEntry{
+			{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate},
+			{Manager: render.ManagedBy, Operation: metav1.ManagedFieldsOperationApply},
+			{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate},
+		},
+	}}
+	out, err := keepOwnManagedFields(cm.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.ConfigMap)
+	if len(got.ManagedFields) != 1 || got.ManagedFields[0].Manager != render.ManagedBy {
+		t.Errorf("keepOwnManagedFields kept %+v, want the operator's entry only", got.ManagedFields)
+	}
+	if !reflect.DeepEqual(got.Labels, cm.Labels) || !reflect.DeepEqual(got.Annotations, cm.Annotations) {
+		t.Errorf("keepOwnManagedFields changed labels or annotations: %+v", got.ObjectMeta)
+	}
+
+	out, err = keepIdentity(cm.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = out.(*corev1.ConfigMap)
+	if got.Labels != nil || got.Annotations != nil || got.ManagedFields != nil {
+		t.Errorf("keepIdentity kept %+v", got.ObjectMeta)
+	}
+	if got.Name != "x" || got.UID != "u" || !reflect.DeepEqual(got.OwnerReferences, cm.OwnerReferences) {
+		t.Errorf("keepIdentity lost the identity: %+v", got.ObjectMeta)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -17,7 +19,9 @@ import (
 // kind of child.
 type kindOps struct {
 	newObject func() client.Object
-	newList   func() client.ObjectList
+	// gvk is the kind's group, version and kind.
+	gvk     schema.GroupVersionKind
+	newList func() client.ObjectList
 	// extract returns the fields of obj that the operator's field manager
 	// owns, as an apply configuration comparable with a rendered one.
 	extract func(obj client.Object) (runtime.ApplyConfiguration, error)
@@ -26,6 +30,7 @@ type kindOps struct {
 var kinds = map[render.Kind]kindOps{
 	render.KindConfigMap: {
 		newObject: func() client.Object { return &corev1.ConfigMap{} },
+		gvk:       corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 		newList:   func() client.ObjectList { return &corev1.ConfigMapList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return corev1ac.ExtractConfigMap(o.(*corev1.ConfigMap), render.ManagedBy)
@@ -33,6 +38,7 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindService: {
 		newObject: func() client.Object { return &corev1.Service{} },
+		gvk:       corev1.SchemeGroupVersion.WithKind("Service"),
 		newList:   func() client.ObjectList { return &corev1.ServiceList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return corev1ac.ExtractService(o.(*corev1.Service), render.ManagedBy)
@@ -40,6 +46,7 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindPodDisruptionBudget: {
 		newObject: func() client.Object { return &policyv1.PodDisruptionBudget{} },
+		gvk:       policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
 		newList:   func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return policyv1ac.ExtractPodDisruptionBudget(o.(*policyv1.PodDisruptionBudget), render.ManagedBy)
@@ -47,6 +54,7 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindDeployment: {
 		newObject: func() client.Object { return &appsv1.Deployment{} },
+		gvk:       appsv1.SchemeGroupVersion.WithKind("Deployment"),
 		newList:   func() client.ObjectList { return &appsv1.DeploymentList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return appsv1ac.ExtractDeployment(o.(*appsv1.Deployment), render.ManagedBy)
@@ -54,9 +62,17 @@ var kinds = map[render.Kind]kindOps{
 	},
 	render.KindStatefulSet: {
 		newObject: func() client.Object { return &appsv1.StatefulSet{} },
+		gvk:       appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
 		newList:   func() client.ObjectList { return &appsv1.StatefulSetList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return appsv1ac.ExtractStatefulSet(o.(*appsv1.StatefulSet), render.ManagedBy)
 		},
 	},
+}
+
+// metadata returns an empty metadata-only object of the kind.
+func (k kindOps) metadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(k.gvk)
+	return m
 }

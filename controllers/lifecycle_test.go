@@ -268,7 +268,7 @@ func TestNoOpReconcileWritesNothing(t *testing.T) {
 	cfg.Wrap(countWrites(&writes))
 	c, err := client.New(cfg, client.Options{Scheme: testScheme})
 	g.Expect(err).NotTo(gomega.HaveOccurred())
-	r := &ZMQTopologyReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Render: renderOpts}
+	r := &ZMQTopologyReconciler{Client: c, Unlabelled: c, Recorder: events.NewFakeRecorder(100), Render: renderOpts}
 	for _, s := range samples {
 		z := loadSample(t, s.file, ns)
 		for i := 0; i < 2; i++ {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +38,8 @@ import (
 //     none is written and the refusals are reported as InvalidSpec at the
 //     spec fields they come from. A single change needs no dry run: its
 //     write is just as atomic;
-//  5. then each is written.
+//  5. then each is written, the children of one kind at once, kind after
+//     kind (apply_parallel.go); the dry runs go at once too.
 //
 // A failed child is not tried again before its backoff period ends.
 func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
@@ -61,11 +63,9 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	}
 	if len(changes) > 1 {
 		refused := false
-		for _, c := range changes {
-			err := c.err
-			if err == nil {
-				err = r.dryRun(ctx, c.obj)
-			}
+		errs := inParallel(ctx, changes, func(ctx context.Context, _ int, c change) error { return r.dryRun(ctx, c.obj) })
+		for i, c := range changes {
+			err := errs[i]
 			if namespaceTerminating(ctx, err) {
 				return nil
 			}
@@ -78,24 +78,48 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			return nil
 		}
 	}
-	for _, c := range changes {
-		err := c.err
-		if err == nil {
-			err = r.write(ctx, s, c)
+	// One event per kind of write ("Created", "Updated") names every child
+	// written, rather than one event per child: the event recorder would
+	// fold those into one series anyway, keeping only the first child's
+	// name.
+	written := map[string][]string{}
+	defer func() {
+		for _, op := range []string{"Created", "Updated"} {
+			if names := written[op]; len(names) > 0 {
+				r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, op, op, "%s %s", op, strings.Join(names, ", "))
+			}
 		}
-		if namespaceTerminating(ctx, err) {
+	}()
+	for _, group := range byKind(changes) {
+		generations := make([]*int64, len(group))
+		errs := inParallel(ctx, group, func(ctx context.Context, i int, c change) error {
+			var err error
+			generations[i], err = r.write(ctx, s, c)
+			return err
+		})
+		failed := false
+		for i, c := range group {
+			err := errs[i]
+			if namespaceTerminating(ctx, err) {
+				return nil
+			}
+			if err != nil {
+				// A lone change was not dry-run: its refusal wrote nothing
+				// either. Otherwise the dry run accepted it and other
+				// children may have been written: not a refusal of the spec.
+				r.childFailed(ctx, s, c, err, len(changes) == 1)
+				failed = true
+				continue
+			}
+			s.recordApplied(c.obj, generations[i])
+			r.failures().succeeded(c.key)
+			logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
+			written[c.op] = append(written[c.op], string(c.obj.Kind)+" "+c.obj.Name)
+		}
+		if failed {
+			// The kinds after this one wait for the retry.
 			return nil
 		}
-		if err != nil {
-			// A lone change was not dry-run: its refusal wrote nothing
-			// either. Otherwise the dry run accepted it and other
-			// children may have been written: not a refusal of the spec.
-			r.childFailed(ctx, s, c, err, len(changes) == 1)
-			return nil
-		}
-		r.failures().succeeded(c.key)
-		logf.FromContext(ctx).Info(c.op+" child", "kind", c.obj.Kind, "name", c.obj.Name)
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, c.op, c.op, "%s %s %s", c.op, c.obj.Kind, c.obj.Name)
 	}
 	return nil
 }
@@ -127,10 +151,23 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		key := client.ObjectKey{Namespace: t.Namespace, Name: obj.Name}
 		existing := ops.newObject()
 		err := r.Get(ctx, key, existing)
-		if apierrors.IsNotFound(err) && r.APIReader != nil {
+		if apierrors.IsNotFound(err) && r.Unlabelled != nil {
 			// The cache only holds labelled children; make sure the name is
-			// not taken by an object of someone else before applying over it.
-			err = r.APIReader.Get(ctx, key, existing)
+			// not taken by an object of someone else before applying over
+			// it, from the cache of unlabelled objects.
+			other := ops.metadata()
+			switch err := r.Unlabelled.Get(ctx, key, other); {
+			case err == nil && metav1.IsControlledBy(other, t):
+				// Ours, with its label removed: the apply restores it.
+				out = append(out, c)
+				continue
+			case err == nil:
+				c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
+				out = append(out, c)
+				continue
+			case !apierrors.IsNotFound(err):
+				return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, obj.Name, err)
+			}
 		}
 		switch {
 		case apierrors.IsNotFound(err):
@@ -228,40 +265,46 @@ func (r *ZMQTopologyReconciler) dryRun(ctx context.Context, obj render.Object) e
 		client.DisableReadYourWritesConsistency)
 }
 
-// write applies the child and records the generation the API server gave
-// a workload, against which observe detects a stale cache. A workload
-// whose replicas the operator gives up in this write is first created with
-// its initial count (when new) and has that count handed over.
-func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, c change) error {
+// write applies the child and returns the generation the API server gave
+// a workload (nil for other kinds). A workload whose replicas the operator
+// gives up in this write is first created with its initial count (when
+// new) and has that count handed over. It is safe to call for several
+// children at once.
+func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, c change) (*int64, error) {
 	obj := c.obj
 	if c.create {
 		if err := r.createWithReplicas(ctx, obj, *c.handover); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if c.handover != nil {
 		if err := r.handOverReplicas(ctx, s.topology.Namespace, obj, *c.handover); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := r.Apply(ctx, obj.Apply, client.FieldOwner(render.ManagedBy), client.ForceOwnership); err != nil {
-		return err
+		return nil, err
 	}
 	// The client decoded the API server's answer into obj.Apply.
-	var generation *int64
 	switch a := obj.Apply.(type) {
 	case *appsv1ac.DeploymentApplyConfiguration:
-		generation = a.Generation
+		return a.Generation, nil
 	case *appsv1ac.StatefulSetApplyConfiguration:
-		generation = a.Generation
+		return a.Generation, nil
 	}
-	if generation != nil {
-		if s.applied == nil {
-			s.applied = map[string]int64{}
-		}
-		s.applied[obj.Component] = *generation
+	return nil, nil
+}
+
+// recordApplied records the generation of a workload just written, against
+// which observe detects a stale cache.
+func (s *scope) recordApplied(obj render.Object, generation *int64) {
+	if generation == nil {
+		return
 	}
-	return nil
+	if s.applied == nil {
+		s.applied = map[string]int64{}
+	}
+	s.applied[obj.Component] = *generation
 }
 
 // namespaceTerminating is true for the error the API server returns when

@@ -31,7 +31,14 @@ func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 	}
 	for _, kind := range render.Kinds {
 		list := kinds[kind].newList()
-		if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
+		// The list does not wait for the cache to catch up with the
+		// writes of every reconcile (read-your-writes consistency would,
+		// for a list, wait for all of them): a child written since is
+		// desired and never pruned, and one the cache has not seen yet is
+		// pruned on the reconcile its watch event triggers. Deletions are
+		// conditional on the UID.
+		if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name},
+			client.DisableReadYourWritesConsistency); err != nil {
 			return fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		items, err := meta.ExtractList(list)

@@ -52,6 +52,8 @@ var (
 	// managerWriteLog lists them.
 	managerWrites   atomic.Int64
 	managerWriteLog writeLog
+	// managerRequests lists every request the manager sends.
+	managerRequests requestLog
 	skipReason      string
 	assetsDir       string // the control-plane binaries, kubectl among them
 	// linkPoller is the manager's link poller, with a short period; envtest
@@ -138,6 +140,7 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.Wrap(countWrites(&managerWrites))
 	mcfg.Wrap(managerWriteLog.record)
+	mcfg.Wrap(managerRequests.record)
 	wo := testEnv.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme: testScheme,
@@ -160,12 +163,16 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	if err := mgr.Add(linkPoller); err != nil {
 		return nil, err
 	}
+	unlabelled, err := NewUnlabelledCache(mgr)
+	if err != nil {
+		return nil, err
+	}
 	r := &ZMQTopologyReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("zmq-operator"),
-		Render:    renderOpts,
-		Links:     linkPoller,
+		Client:     mgr.GetClient(),
+		Unlabelled: unlabelled,
+		Recorder:   mgr.GetEventRecorder("zmq-operator"),
+		Render:     renderOpts,
+		Links:      linkPoller,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

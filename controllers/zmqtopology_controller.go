@@ -32,9 +32,11 @@ import (
 // Services and ConfigMaps, and reports their state.
 type ZMQTopologyReconciler struct {
 	client.Client
-	// APIReader reads from the API server directly, bypassing the cache
-	// (which holds only labelled children). May be nil in tests.
-	APIReader client.Reader
+	// Unlabelled reads the metadata of objects of the child kinds that
+	// lack the topology label (NewUnlabelledCache), which the manager's
+	// cache does not hold: a child's name taken by someone else's object
+	// is found there. Nil skips that check (tests only).
+	Unlabelled client.Reader
 	// Recorder emits events on the topology.
 	Recorder events.EventRecorder
 	// Render holds the operator-wide rendering settings.

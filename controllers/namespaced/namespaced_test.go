@@ -215,11 +215,13 @@ func TestNamespacedMode(t *testing.T) {
 		Client:                  client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
 	})
 	g.Expect(err).NotTo(gomega.HaveOccurred())
+	unlabelled, err := controllers.NewUnlabelledCache(mgr, namespaces...)
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	g.Expect((&controllers.ZMQTopologyReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("zmq-operator"),
-		Render:    render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test"},
+		Client:     mgr.GetClient(),
+		Unlabelled: unlabelled,
+		Recorder:   mgr.GetEventRecorder("zmq-operator"),
+		Render:     render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test"},
 	}).SetupWithManager(mgr)).To(gomega.Succeed())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

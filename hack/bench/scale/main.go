@@ -1,0 +1,424 @@
+// Command scale measures the operator at scale against the floor that
+// Kubernetes itself sets. For each N it starts a fresh control plane on
+// loopback (etcd, kube-apiserver, kube-controller-manager's Deployment,
+// ReplicaSet and StatefulSet controllers, kube-scheduler, and kwok with fake
+// nodes, so that pods become Running and Ready without containers), then:
+//
+//  1. the floor: the children of N pipeline topologies (3 components of 5
+//     pods each), rendered by the operator's own render package (minus the
+//     topology label on the objects themselves, so the manager does not
+//     take them for children of topologies that do not exist), applied
+//     directly with server-side apply at the manager's client QPS; time
+//     until every workload is ready;
+//  2. the operator: the manager binary as a local process (no leader
+//     election, no webhook server: --webhook-cert-mode=none), N topologies
+//     created; time until every topology is Ready, the manager's API
+//     requests by verb and status code, reconciles, reconcile time,
+//     workqueue wait, CPU and peak RSS (from its metrics and /proc);
+//  3. idle: the manager's writes while nothing changes (0 expected);
+//  4. restart: the manager stopped and started again; its writes until it
+//     has reconciled every topology (0 expected).
+//
+// It prints progress while it runs and a table at the end, and tears down
+// what it started.
+//
+//	make bench-scale N=50,200,1000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// options are the benchmark's flags.
+type options struct {
+	ns          []int
+	manager     string
+	managerArgs []string
+	qps         int
+	workers     int
+	idle        time.Duration
+	timeout     time.Duration
+	workDir     string
+	cluster     clusterConfig
+	label       string
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, " ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	var (
+		o     options
+		ns    string
+		extra stringList
+	)
+	flag.StringVar(&ns, "n", "50,200,1000", "Comma-separated topology counts; each gets a fresh cluster.")
+	flag.StringVar(&o.manager, "manager", "bin/manager", "The manager binary to measure.")
+	flag.Var(&extra, "manager-arg", "An extra flag for the manager (repeatable), e.g. --manager-arg=--max-concurrent-reconciles=8.")
+	flag.StringVar(&o.label, "label", "", "A name for the manager in the report (default: the binary's path).")
+	flag.IntVar(&o.qps, "floor-qps", 100, "Client QPS (burst 2x) of the floor's direct apply and of the topology creation; set it to the manager's --kube-api-qps.")
+	flag.IntVar(&o.workers, "floor-workers", 8, "Concurrent appliers of the floor (one topology's children each); set it to the manager's --max-concurrent-reconciles.")
+	flag.DurationVar(&o.idle, "idle", 30*time.Second, "How long to count the manager's writes while idle.")
+	flag.DurationVar(&o.timeout, "timeout", 40*time.Minute, "Bound on each wait for all ready.")
+	flag.StringVar(&o.workDir, "work-dir", "", "Where logs and kubeconfigs go (default: a new temporary directory).")
+	flag.StringVar(&o.cluster.k8sBin, "k8s-bin", "", "Directory of etcd, kube-apiserver, kube-controller-manager and kube-scheduler (make cluster-bins).")
+	flag.StringVar(&o.cluster.kwok, "kwok", "bin/kwok", "The kwok binary.")
+	flag.StringVar(&o.cluster.kwokDir, "kwok-dir", "", "The sigs.k8s.io/kwok module directory, for its stage definitions (go list -modfile=hack/tools/go.mod -m -f '{{.Dir}}' sigs.k8s.io/kwok).")
+	flag.StringVar(&o.cluster.crdDir, "crd-dir", "config/crd/bases", "The operator's CRDs.")
+	flag.IntVar(&o.cluster.nodes, "nodes", 10, "Fake nodes.")
+	flag.IntVar(&o.cluster.kcmQPS, "kube-qps", 100, "Client QPS (burst 2x) of kube-controller-manager and kube-scheduler.")
+	flag.Parse()
+	o.managerArgs = extra
+	if o.label == "" {
+		o.label = o.manager
+	}
+	for _, s := range strings.Split(ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: --n: %q is not a positive count\n", s)
+			os.Exit(2)
+		}
+		o.ns = append(o.ns, n)
+	}
+	if o.cluster.k8sBin == "" || o.cluster.kwokDir == "" {
+		fmt.Fprintln(os.Stderr, "bench: --k8s-bin and --kwok-dir are required (make bench-scale sets them)")
+		os.Exit(2)
+	}
+	for _, bin := range []string{o.manager, o.cluster.kwok, filepath.Join(o.cluster.k8sBin, "kube-controller-manager"), filepath.Join(o.cluster.k8sBin, "kube-scheduler")} {
+		if _, err := os.Stat(bin); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v (make bench-scale builds it)\n", err)
+			os.Exit(2)
+		}
+	}
+	// The benchmark's own clients log nothing.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one row of the report.
+type result struct {
+	n                          int
+	floor, operator            time.Duration
+	reqs                       requests
+	reconciles                 float64
+	reconcileAvg, queueWaitAvg time.Duration
+	cpu                        float64 // seconds
+	rssPeak                    int64
+	idleWrites, restartWrites  float64
+}
+
+func run(ctx context.Context, o options) error {
+	dir := o.workDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "zmq-bench-scale-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	fmt.Printf("scale benchmark: manager %s %s, logs in %s\n", o.label, strings.Join(o.managerArgs, " "), dir)
+	var results []result
+	for _, n := range o.ns {
+		d := filepath.Join(dir, fmt.Sprintf("n%d", n))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		r, err := runN(ctx, o, n, d)
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		results = append(results, r)
+		printRow(r)
+	}
+	fmt.Printf("\nmanager %s %s\n", o.label, strings.Join(o.managerArgs, " "))
+	printTable(results)
+	return nil
+}
+
+func runN(ctx context.Context, o options, n int, dir string) (result, error) {
+	r := result{n: n}
+	fmt.Printf("\n== N=%d: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (%d fake nodes)\n", n, o.cluster.nodes)
+	c, err := startCluster(ctx, o.cluster, dir)
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		fmt.Printf("== N=%d: tearing down\n", n)
+		c.stop()
+	}()
+	cl, err := clientAt(c.cfg, o.qps)
+	if err != nil {
+		return r, err
+	}
+	const floorNS, operatorNS = "floor", "bench"
+	for _, ns := range []string{floorNS, operatorNS} {
+		if err := createNamespace(ctx, cl, ns); err != nil {
+			return r, err
+		}
+	}
+	w, err := startWatcher(ctx, c.cfg, floorNS, operatorNS)
+	if err != nil {
+		return r, err
+	}
+	defer w.stop()
+
+	// The floor.
+	groups, err := floorObjects(floorNS, n, render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:bench"})
+	if err != nil {
+		return r, err
+	}
+	workloads := 0
+	for _, g := range groups {
+		for _, obj := range g {
+			if obj.Kind == render.KindDeployment || obj.Kind == render.KindStatefulSet {
+				workloads++
+			}
+		}
+	}
+	fmt.Printf("== N=%d floor: applying %d objects (%d workloads) directly at %d QPS, %d workers\n", n, countObjects(groups), workloads, o.qps, o.workers)
+	start := time.Now()
+	if err := applyAll(ctx, cl, groups, o.workers); err != nil {
+		return r, err
+	}
+	fmt.Printf("  floor: applied in %.1fs\n", time.Since(start).Seconds())
+	r.floor, err = waitFor(ctx, "floor", start, workloads, o.timeout, func() (int, string, error) {
+		k, err := w.readyWorkloads(ctx, floorNS)
+		return k, "workloads", err
+	})
+	if err != nil {
+		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, floorNS))
+	}
+	fmt.Printf("  floor: all %d workloads ready in %.1fs\n", workloads, r.floor.Seconds())
+
+	// The operator.
+	m, err := startManager(ctx, o, c, dir, "manager")
+	if err != nil {
+		return r, err
+	}
+	defer func() { m.stop() }()
+	base, err := fetchMetrics(ctx, m.metrics)
+	if err != nil {
+		return r, err
+	}
+	ts := make([]*zmqv1.ZMQTopology, n)
+	for i := range ts {
+		ts[i] = pipeline(operatorNS, i)
+	}
+	fmt.Printf("== N=%d operator: creating %d topologies\n", n, n)
+	start = time.Now()
+	if err := createAll(ctx, cl, ts, o.workers); err != nil {
+		return r, err
+	}
+	r.operator, err = waitFor(ctx, "operator", start, n, o.timeout, func() (int, string, error) {
+		k, err := w.readyTopologies(ctx, operatorNS)
+		extra := ""
+		if sc, err := fetchMetrics(ctx, m.metrics); err == nil {
+			extra = fmt.Sprintf("topologies; manager: %.0f requests, %.0f reconciles, queue depth %.0f",
+				requestsOf(sc).minus(requestsOf(base)).total(), sc.sum("controller_runtime_reconcile_total", map[string]string{"controller": "zmqtopology"}),
+				sc.sum("workqueue_depth", map[string]string{"name": "zmqtopology"}))
+		}
+		return k, extra, err
+	})
+	if err != nil {
+		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, operatorNS))
+	}
+	atReady, err := fetchMetrics(ctx, m.metrics)
+	if err != nil {
+		return r, err
+	}
+	_, r.rssPeak = procStatus(m.proc.cmd.Process.Pid)
+	r.reqs = requestsOf(atReady).minus(requestsOf(base))
+	zc := map[string]string{"controller": "zmqtopology"}
+	zq := map[string]string{"name": "zmqtopology"}
+	r.reconciles = atReady.sum("controller_runtime_reconcile_total", zc)
+	r.reconcileAvg = avg(atReady, "controller_runtime_reconcile_time_seconds", zc)
+	r.queueWaitAvg = avg(atReady, "workqueue_queue_duration_seconds", zq)
+	r.cpu = atReady.sum("process_cpu_seconds_total", nil) - base.sum("process_cpu_seconds_total", nil)
+	fmt.Printf("  operator: all %d topologies Ready in %.1fs (floor %.1fs)\n", n, r.operator.Seconds(), r.floor.Seconds())
+
+	// Idle.
+	const settle = 10 * time.Second
+	fmt.Printf("== N=%d idle: counting the manager's writes for %s (after %s)\n", n, o.idle, settle)
+	if err := sleep(ctx, settle); err != nil {
+		return r, err
+	}
+	before, err := fetchMetrics(ctx, m.metrics)
+	if err != nil {
+		return r, err
+	}
+	if err := sleep(ctx, o.idle); err != nil {
+		return r, err
+	}
+	after, err := fetchMetrics(ctx, m.metrics)
+	if err != nil {
+		return r, err
+	}
+	idle := requestsOf(after).minus(requestsOf(before))
+	r.idleWrites = idle.writes()
+	if _, peak := procStatus(m.proc.cmd.Process.Pid); peak > r.rssPeak {
+		r.rssPeak = peak
+	}
+	fmt.Printf("  idle: writes %.0f (requests: %s)\n", r.idleWrites, formatCounts(idle.byMethod))
+
+	// Restart.
+	fmt.Printf("== N=%d restart: stopping the manager and starting it again\n", n)
+	m.stop()
+	m, err = startManager(ctx, o, c, dir, "manager-restarted")
+	if err != nil {
+		return r, err
+	}
+	var quiet int
+	err = poll(ctx, 5*time.Minute, func() (bool, error) {
+		sc, err := fetchMetrics(ctx, m.metrics)
+		if err != nil {
+			return false, nil
+		}
+		done := sc.sum("controller_runtime_reconcile_total", zc) >= float64(n) && sc.sum("workqueue_depth", zq) == 0
+		if done {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		return quiet >= 10, nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("waiting for the restarted manager to reconcile every topology: %w", err)
+	}
+	sc, err := fetchMetrics(ctx, m.metrics)
+	if err != nil {
+		return r, err
+	}
+	rr := requestsOf(sc)
+	r.restartWrites = rr.writes()
+	fmt.Printf("  restart: %.0f reconciles, writes %.0f (requests: %s)\n", sc.sum("controller_runtime_reconcile_total", zc), r.restartWrites, formatCounts(rr.byMethod))
+	return r, nil
+}
+
+func countObjects(groups [][]render.Object) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	return n
+}
+
+func avg(sc scrape, histogram string, match map[string]string) time.Duration {
+	count := sc.sum(histogram+"_count", match)
+	if count == 0 {
+		return 0
+	}
+	return time.Duration(sc.sum(histogram+"_sum", match) / count * float64(time.Second))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// managerProcess is the manager under test.
+type managerProcess struct {
+	proc    *process
+	metrics string // host:port of /metrics
+}
+
+func (m *managerProcess) stop() {
+	if m != nil && m.proc != nil {
+		m.proc.stop(30 * time.Second)
+	}
+}
+
+// startManager runs the manager against the cluster, outside it, with no
+// leader election and no webhook server, and waits for its metrics.
+func startManager(ctx context.Context, o options, c *cluster, dir, name string) (*managerProcess, error) {
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	probePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--leader-elect=false",
+		"--webhook-cert-mode=none",
+		"--metrics-secure=false",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
+		"--sidecar-image=zmq-sidecar:bench",
+	}, o.managerArgs...)
+	p, err := startProcess(dir, name, o.manager, args, "KUBECONFIG="+c.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	m := &managerProcess{proc: p, metrics: fmt.Sprintf("127.0.0.1:%d", metricsPort)}
+	err = poll(ctx, time.Minute, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("manager exited; see %s", p.log.Name())
+		}
+		_, err := fetchMetrics(ctx, m.metrics)
+		return err == nil, nil
+	})
+	if err != nil {
+		m.stop()
+		return nil, fmt.Errorf("waiting for the manager's metrics: %w", err)
+	}
+	return m, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func printRow(r result) {
+	fmt.Printf("  N=%d: operator %.1fs, floor %.1fs (%.2fx); requests %.0f (%s; %s); %.0f reconciles, %s avg; queue wait %s avg; CPU %.1fs; RSS peak %.0f MiB; idle writes %.0f; restart writes %.0f\n",
+		r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode),
+		r.reconciles, r.reconcileAvg.Round(time.Millisecond), r.queueWaitAvg.Round(time.Millisecond), r.cpu, float64(r.rssPeak)/(1<<20), r.idleWrites, r.restartWrites)
+}
+
+func ratio(r result) float64 {
+	if r.floor == 0 {
+		return 0
+	}
+	return r.operator.Seconds() / r.floor.Seconds()
+}
+
+func printTable(rs []result) {
+	fmt.Println("| N | all Ready, operator | floor (direct apply) | ratio | manager requests (by verb; by status) | reconciles (avg time) | avg queue wait | manager CPU | manager peak RSS | idle writes | restart writes |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Printf("| %d | %.1f s | %.1f s | %.2fx | %.0f (%s; %s) | %.0f (%s) | %s | %.1f s | %.0f MiB | %.0f | %.0f |\n",
+			r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode),
+			r.reconciles, r.reconcileAvg.Round(time.Millisecond), r.queueWaitAvg.Round(time.Millisecond), r.cpu, float64(r.rssPeak)/(1<<20), r.idleWrites, r.restartWrites)
+	}
+}

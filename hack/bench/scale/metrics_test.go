@@ -1,0 +1,43 @@
+package main
+
+import "testing"
+
+func TestParseSampleAndSums(t *testing.T) {
+	lines := []string{
+		"# HELP rest_client_requests_total Number of HTTP requests.",
+		`rest_client_requests_total{code="200",host="127.0.0.1:1",method="GET"} 11`,
+		`rest_client_requests_total{code="201",host="127.0.0.1:1",method="PATCH"} 30`,
+		`rest_client_requests_total{code="200",host="127.0.0.1:1",method="PATCH"} 5`,
+		`rest_client_requests_total{code="201",host="127.0.0.1:1",method="POST"} 2`,
+		`workqueue_depth{controller="zmqtopology",name="zmqtopology"} 3`,
+		`weird{a="x,y=\"z\"",name="zmqtopology"} 1.5e+00`,
+		"process_cpu_seconds_total 4.25",
+		"garbage",
+	}
+	var sc scrape
+	for _, l := range lines {
+		if s, ok := parseSample(l); ok {
+			sc = append(sc, s)
+		}
+	}
+	if len(sc) != 7 {
+		t.Fatalf("parsed %d samples, want 7: %+v", len(sc), sc)
+	}
+	if got := sc.sum("workqueue_depth", map[string]string{"name": "zmqtopology"}); got != 3 {
+		t.Errorf("workqueue_depth = %v", got)
+	}
+	if got := sc.sum("weird", map[string]string{"a": `x,y="z"`}); got != 1.5 {
+		t.Errorf("quoted label: %v", got)
+	}
+	if got := sc.sum("process_cpu_seconds_total", nil); got != 4.25 {
+		t.Errorf("unlabelled sample: %v", got)
+	}
+	r := requestsOf(sc)
+	if r.total() != 48 || r.writes() != 37 || r.byMethod["PATCH"] != 35 || r.byCode["201"] != 32 {
+		t.Errorf("requests: total %v writes %v by method %v by code %v", r.total(), r.writes(), r.byMethod, r.byCode)
+	}
+	base := requests{byMethod: map[string]float64{"GET": 11, "PATCH": 35}, byCode: map[string]float64{"200": 16, "201": 30}}
+	if d := r.minus(base); d.total() != 2 || d.writes() != 2 || d.byCode["201"] != 2 {
+		t.Errorf("difference: %+v", d)
+	}
+}
