@@ -25,7 +25,7 @@ import (
 // and Degraded=True, reason LinkDown, naming a worker pod and the
 // ventilator; after the rule goes, the topology is Ready again.
 func TestLinkDown(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-links")
 	const probeInterval = time.Second
 	manifest := strings.Replace(sample(t, "zmq_v1alpha1_pipeline.yaml"), "spec:\n",

@@ -144,7 +144,7 @@ type subStats struct {
 // receives, without loss once connected, what the edge publisher sends
 // through it. It reports the propagation delay it measured.
 func TestLiveEndpoints(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-live")
 	applyManifest(ctx, t, ns, strings.ReplaceAll(livePubSub, "NAMESPACE", ns))
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/pubsub", "--timeout=240s")
@@ -307,7 +307,7 @@ func TestLiveEndpoints(t *testing.T) {
 // are replaced, and the new pods carry the new endpoints in their
 // environment.
 func TestRestartEndpointsRoll(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-restart")
 	applySample(ctx, t, ns, "zmq_v1alpha1_pubsub.yaml", "pubsub")
 	subsBefore := podStates(ctx, t, ns, "dashboard", "audit")

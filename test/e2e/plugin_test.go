@@ -24,7 +24,7 @@ import (
 // (docs/pubsub.yaml, what `make docs` draws) and the status output
 // (docs/pubsub-status.txt) for the README.
 func TestKubectlPlugin(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	plugin := filepath.Join(repoRoot, "bin", "kubectl-zmq")
 	if _, err := os.Stat(plugin); err != nil {
 		t.Fatalf("%v: run make build first (make test-e2e does)", err)

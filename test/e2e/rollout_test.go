@@ -118,7 +118,7 @@ func noRestarts(ctx context.Context, t *testing.T, ns, topology string) {
 }
 
 func TestStreamerRolloutExactlyOnce(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-rollout-stream")
 	applyManifest(ctx, t, ns, streamRollout)
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/lossless", "--timeout=240s")
@@ -173,7 +173,7 @@ func TestStreamerRolloutExactlyOnce(t *testing.T) {
 }
 
 func TestQueueRolloutNoLostReply(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-rollout-queue")
 	applyManifest(ctx, t, ns, queueRollout)
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/lossless-rr", "--timeout=240s")

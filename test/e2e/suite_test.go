@@ -196,6 +196,18 @@ func e2eOnly(t *testing.T) context.Context {
 	return ctx
 }
 
+// featureOnly is e2eOnly for a test of a feature rather than of an install
+// method: it runs in the helm pass only, so that the install.yaml pass
+// checks the installer with the samples and the suite stays short.
+func featureOnly(t *testing.T) context.Context {
+	t.Helper()
+	ctx := e2eOnly(t)
+	if installMethod != deploy.Helm {
+		t.Skipf("a feature test: runs in the %s pass only", deploy.Helm)
+	}
+	return ctx
+}
+
 // mustKubectl runs kubectl and fails the test on error.
 func mustKubectl(ctx context.Context, t *testing.T, args ...string) string {
 	t.Helper()
