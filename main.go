@@ -59,6 +59,9 @@ func run() error {
 		metricsSecure           bool
 		enableHTTP2             bool
 		pullSecrets             string
+		operatorNamespace       string
+		operatorPodSelector     string
+		metricsNamespaces       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -78,6 +81,9 @@ func run() error {
 	flag.StringVar(&webhookCerts.ServiceName, "webhook-service-name", "zmq-operator-webhook-service", "Service in front of the webhook server; the certificate is issued for <service>.<namespace>.svc (self-signed mode).")
 	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
+	flag.StringVar(&operatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the operator's pods, which the topologies' NetworkPolicies let reach every pod's sidecar port (status polling); defaults to $POD_NAMESPACE. Empty: no such peer.")
+	flag.StringVar(&operatorPodSelector, "operator-pod-selector", defaultOperatorPodSelector, "Labels (k=v,...) of the operator's pods in --operator-namespace, for the topologies' NetworkPolicies.")
+	flag.StringVar(&metricsNamespaces, "metrics-namespace-selector", "", "Label selector of the namespaces whose pods (Prometheus) the topologies' NetworkPolicies let scrape the sidecar and device metrics ports, such as 'kubernetes.io/metadata.name=monitoring'. Empty: none.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -92,6 +98,12 @@ func run() error {
 	default:
 		return fmt.Errorf("--sidecar-image-pull-policy: unknown pull policy %q", pullPolicy)
 	}
+
+	npOpts, err := networkPolicyOptions(operatorNamespace, operatorPodSelector, metricsNamespaces)
+	if err != nil {
+		return err
+	}
+	renderOpts.NetworkPolicy = npOpts
 
 	for _, n := range strings.Split(pullSecrets, ",") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -193,7 +205,7 @@ func run() error {
 		return err
 	}
 
-	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "watchNamespaces", namespaces, "webhookCertMode", mode)
+	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "operatorNamespace", npOpts.OperatorNamespace, "watchNamespaces", namespaces, "webhookCertMode", mode)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

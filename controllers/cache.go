@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -15,7 +16,8 @@ import (
 
 // CacheOptions limits the manager's cache of child kinds to objects that
 // carry the topology label, so that the operator does not hold every
-// ConfigMap, Service and Deployment of the cluster in memory.
+// ConfigMap, Service, Deployment and NetworkPolicy of the cluster in
+// memory.
 //
 // With namespaces given (namespaced mode, --watch-namespaces), the cache of
 // every namespaced kind (topologies and children alike) lists and watches
@@ -31,10 +33,11 @@ func CacheOptions(namespaces ...string) cache.Options {
 	children := cache.ByObject{Label: labels.NewSelector().Add(*req)}
 	o := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:  children,
-			&appsv1.StatefulSet{}: children,
-			&corev1.Service{}:     children,
-			&corev1.ConfigMap{}:   children,
+			&appsv1.Deployment{}:          children,
+			&appsv1.StatefulSet{}:         children,
+			&corev1.Service{}:             children,
+			&corev1.ConfigMap{}:           children,
+			&networkingv1.NetworkPolicy{}: children,
 		},
 	}
 	if len(namespaces) > 0 {

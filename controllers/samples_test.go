@@ -151,6 +151,7 @@ func TestSamplesRender(t *testing.T) {
 			}
 			for _, c := range z.Spec.Components {
 				wantNames["ConfigMap/"+z.Name+"-"+c.Name+"-zmq"] = true
+				wantNames["NetworkPolicy/"+z.Name+"-"+c.Name] = true
 			}
 			g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(keys(wantNames)))
 

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,7 +26,7 @@ import (
 )
 
 // ZMQTopologyReconciler reconciles ZMQTopology objects into workloads,
-// Services and ConfigMaps, and reports their state.
+// Services, ConfigMaps and NetworkPolicies, and reports their state.
 type ZMQTopologyReconciler struct {
 	client.Client
 	// APIReader reads from the API server directly, bypassing the cache
@@ -51,6 +52,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one topology's children to the desired state and
@@ -119,6 +121,7 @@ func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Named("zmqtopology").
 		Complete(r)
 }
