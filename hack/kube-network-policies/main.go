@@ -3,8 +3,7 @@
 // pkg/networkpolicy) as a process on the e2e cluster's node. Upstream's own
 // command reads the in-cluster service-account token and so only runs in a
 // pod; this one takes a --kubeconfig instead, like the node's kube-proxy.
-// Pod IPs come from the API server (NRI is off: the node's containerd 1.6
-// has no NRI).
+// Pod IPs come from the API server (the node's containerd 1.6 has no NRI).
 //
 // The enforcer queues the first packet of every new connection to a pod
 // (nfqueue) and lets through only what the NetworkPolicies allow. It is
@@ -94,7 +93,12 @@ func run() error {
 			QueueID:             *queueID,
 			NodeName:            *nodeName,
 			NetfilterBug1766Fix: true,
-			NRIdisabled:         true,
+			// NRI stays "enabled": v0.8.0 dereferences the NRI plugin for
+			// every packet whose address is no pod's (a node or Service
+			// address), so with NRI disabled it panics. Without an NRI
+			// socket (containerd 1.6 has none) the plugin only fails to
+			// connect, logs it, and the API server's pod IPs are used.
+			NRIdisabled: false,
 		})
 	if err != nil {
 		return fmt.Errorf("starting the network policy controller: %w", err)
