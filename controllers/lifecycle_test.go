@@ -135,6 +135,11 @@ func TestInvalidSpec(t *testing.T) {
 
 	t.Run("invalid update leaves running children untouched", func(t *testing.T) {
 		g := gomega.NewWithT(t)
+		// Pruning the removed component's five children takes more than
+		// gomega's default second on a loaded machine.
+		g.SetDefaultEventuallyTimeout(30 * time.Second)
+		g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+		g.SetDefaultConsistentlyDuration(2 * time.Second)
 		z, before := runningPipeline(ctx, t, g, ns)
 		key := client.ObjectKeyFromObject(z)
 

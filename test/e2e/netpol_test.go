@@ -47,7 +47,8 @@ func (r probeResult) blocked() bool {
 // pingFromNewPod runs one ping from a fresh pod in ns with the given
 // labels and returns its verdict. The pod never becomes Ready (its
 // readiness probe targets a closed port), so that it never joins a Service
-// that selects the same labels.
+// that selects the same labels, and it passes the restricted Pod Security
+// level (the operator's namespace enforces it with install.yaml).
 func pingFromNewPod(ctx context.Context, t *testing.T, ns, name string, labels map[string]string, endpoint string) probeResult {
 	t.Helper()
 	var lbl []string
@@ -62,11 +63,13 @@ metadata:
   labels: {%s}
 spec:
   restartPolicy: Never
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: ping
     image: %s
     args: [ping, --mode=greeting, --timeout=%s, %q]
     readinessProbe: {tcpSocket: {port: 1}, periodSeconds: 60}
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 `, name, strings.Join(lbl, ", "), sidecarImage, probeTimeout, endpoint))
 	defer func() { _, _ = kubectl(context.Background(), "-n", ns, "delete", "pod", name, "--wait=false") }()
 	var phase string
