@@ -43,8 +43,8 @@ k8s-bins: ## Build etcd, kube-apiserver and kubectl from the Go module proxy (co
 	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh etcd kube-apiserver kubectl
 
 .PHONY: cluster-bins
-cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS and the registry (~6 min more).
-	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry
+cluster-bins: k8s-bins ## Also build kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS, the registry and the NetworkPolicy enforcer (~8 min more).
+	K8S_VERSION=$(K8S_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry kube-network-policies
 
 .PHONY: prereqs
 prereqs: ## Check (as root on Debian: install) the host packages and Go toolchain for `make test`; MODE=demo|cluster for the others.

@@ -66,6 +66,9 @@ func run() error {
 		apiQPS                  float64
 		apiBurst                int
 		pprofAddr               string
+		operatorNamespace       string
+		operatorPodSelector     string
+		metricsNamespaces       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -91,6 +94,9 @@ func run() error {
 	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "Sustained requests per second the manager sends to the API server (client-side limit; the API server's priority and fairness limits apply too).")
 	flag.IntVar(&apiBurst, "kube-api-burst", 200, "Requests the manager may send at once above --kube-api-qps.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler's /debug/pprof endpoints (e.g. 127.0.0.1:8082); empty or 0 disables them.")
+	flag.StringVar(&operatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the operator's pods, which the topologies' NetworkPolicies let reach every pod's sidecar port (status polling); defaults to $POD_NAMESPACE. Empty: no such peer.")
+	flag.StringVar(&operatorPodSelector, "operator-pod-selector", defaultOperatorPodSelector, "Labels (k=v,...) of the operator's pods in --operator-namespace, for the topologies' NetworkPolicies.")
+	flag.StringVar(&metricsNamespaces, "metrics-namespace-selector", "", "Label selector of the namespaces whose pods (Prometheus) the topologies' NetworkPolicies let scrape the sidecar and device metrics ports, such as 'kubernetes.io/metadata.name=monitoring'. Empty: none.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -122,6 +128,11 @@ func run() error {
 	case linkPoll.Workers < 1:
 		return fmt.Errorf("--link-poll-workers: %d, want at least 1", linkPoll.Workers)
 	}
+	npOpts, err := networkPolicyOptions(operatorNamespace, operatorPodSelector, metricsNamespaces)
+	if err != nil {
+		return err
+	}
+	renderOpts.NetworkPolicy = npOpts
 
 	for _, n := range strings.Split(pullSecrets, ",") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -243,7 +254,7 @@ func run() error {
 		return err
 	}
 
-	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "watchNamespaces", namespaces, "webhookCertMode", mode)
+	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "operatorNamespace", npOpts.OperatorNamespace, "watchNamespaces", namespaces, "webhookCertMode", mode)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

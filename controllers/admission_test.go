@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
@@ -73,6 +75,16 @@ func TestAdmissionRejectsInvalidTopologies(t *testing.T) {
 			[]string{"spec.socketDefaults.maxMsgSize", "should be greater than or equal to -1"}},
 		{"negative connect timeout", func(z *zmqv1.ZMQTopology) { z.Spec.SocketDefaults.ConnectTimeoutMillis = ptr.To[int32](-1) },
 			[]string{"spec.socketDefaults.connectTimeoutMillis", "should be greater than or equal to 0"}},
+		{"allowFrom peer with nothing set", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{}}
+		}, []string{"spec.components[0].sockets[0].bind.allowFrom", "a peer sets podSelector, namespaceSelector or ipBlock"}},
+		{"allowFrom ipBlock with a pod selector", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{
+				IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}, PodSelector: &metav1.LabelSelector{}}}
+		}, []string{"spec.components[0].sockets[0].bind.allowFrom", "ipBlock cannot be combined with podSelector or namespaceSelector"}},
+		{"allowFrom ipBlock that is not a CIDR", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.1"}}}
+		}, []string{"spec.components[0].sockets[0].bind.allowFrom[0].ipBlock.cidr", "must be a CIDR"}},
 		{"no components", func(z *zmqv1.ZMQTopology) { z.Spec.Components = nil },
 			[]string{"spec.components", "Required value"}},
 		{"name too long for child names", func(z *zmqv1.ZMQTopology) { z.Name = strings.Repeat("n", 31) },

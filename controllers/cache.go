@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -20,8 +21,8 @@ import (
 
 // CacheOptions limits the manager's cache of child kinds (and of pods, which
 // the link poller reads) to objects that carry the topology label, so that
-// the operator does not hold every ConfigMap, Service, Deployment and Pod
-// of the cluster in memory.
+// the operator does not hold every ConfigMap, Service, Deployment,
+// NetworkPolicy and Pod of the cluster in memory.
 //
 // With namespaces given (namespaced mode, --watch-namespaces), the cache of
 // every namespaced kind (topologies and children alike) lists and watches
@@ -42,6 +43,7 @@ func CacheOptions(namespaces ...string) cache.Options {
 			&corev1.Service{}:               children,
 			&corev1.ConfigMap{}:             children,
 			&policyv1.PodDisruptionBudget{}: children,
+			&networkingv1.NetworkPolicy{}:   children,
 			// Pods are read by the link poller only.
 			&corev1.Pod{}: children,
 		},

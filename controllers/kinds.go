@@ -3,12 +3,14 @@ package controllers
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,6 +30,14 @@ type kindOps struct {
 }
 
 var kinds = map[render.Kind]kindOps{
+	render.KindNetworkPolicy: {
+		newObject: func() client.Object { return &networkingv1.NetworkPolicy{} },
+		gvk:       networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
+		newList:   func() client.ObjectList { return &networkingv1.NetworkPolicyList{} },
+		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
+			return networkingv1ac.ExtractNetworkPolicy(o.(*networkingv1.NetworkPolicy), render.ManagedBy)
+		},
+	},
 	render.KindConfigMap: {
 		newObject: func() client.Object { return &corev1.ConfigMap{} },
 		gvk:       corev1.SchemeGroupVersion.WithKind("ConfigMap"),

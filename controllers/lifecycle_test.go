@@ -169,7 +169,7 @@ func TestDriftPruneAndPause(t *testing.T) {
 	z := loadSample(t, "zmq_v1alpha1_reqrep.yaml", ns)
 	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
 	key := client.ObjectKeyFromObject(z)
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(9))
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(12))
 
 	// A deleted Service comes back.
 	svc := &corev1.Service{}
@@ -208,6 +208,7 @@ func TestDriftPruneAndPause(t *testing.T) {
 	z.Spec.Components = z.Spec.Components[:2] // drop "server"
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
 	g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(
+		"NetworkPolicy/reqrep-broker", "NetworkPolicy/reqrep-client",
 		"ConfigMap/reqrep-broker-zmq", "ConfigMap/reqrep-client-zmq", "Service/reqrep-broker",
 		"PodDisruptionBudget/reqrep-client", "Deployment/reqrep-broker", "Deployment/reqrep-client"))
 	g.Eventually(func() []string { return eventReasons(ctx, g, z) }).Should(gomega.ContainElements("Created", "Updated", "Deleted"))
@@ -237,7 +238,7 @@ func TestDriftPruneAndPause(t *testing.T) {
 	z.Spec.Paused = false
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
 	g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(
-		"ConfigMap/reqrep-broker-zmq", "Service/reqrep-broker", "Service/reqrep-broker-headless",
+		"NetworkPolicy/reqrep-broker", "ConfigMap/reqrep-broker-zmq", "Service/reqrep-broker", "Service/reqrep-broker-headless",
 		"PodDisruptionBudget/reqrep-broker", "StatefulSet/reqrep-broker"))
 }
 

@@ -154,6 +154,7 @@ func TestSamplesRender(t *testing.T) {
 			}
 			for _, c := range z.Spec.Components {
 				wantNames["ConfigMap/"+z.Name+"-"+c.Name+"-zmq"] = true
+				wantNames["NetworkPolicy/"+z.Name+"-"+c.Name] = true
 			}
 			for _, n := range want.pdbs {
 				wantNames["PodDisruptionBudget/"+n] = true

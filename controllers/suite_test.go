@@ -47,7 +47,8 @@ var (
 	testEnv    *envtest.Environment
 	k8sClient  client.Client // the tests' own client, uncached
 	testScheme = k8sruntime.NewScheme()
-	renderOpts = render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test"}
+	renderOpts = render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:test",
+		NetworkPolicy: render.NetworkPolicyOptions{OperatorNamespace: "zmq-system", OperatorPodLabels: map[string]string{"app.kubernetes.io/name": "zmq-operator"}}}
 	// managerWrites counts the write requests the manager sends;
 	// managerWriteLog lists them.
 	managerWrites   atomic.Int64

@@ -6,8 +6,11 @@
 #
 # Components: etcd kube-apiserver kubectl (the default, what envtest and the
 # demo need) and kube-controller-manager kube-scheduler kubelet kube-proxy
-# coredns registry (the local cluster, test/e2e/cluster; registry is CNCF
-# distribution, the node's image registry). A binary that exists and
+# coredns registry kube-network-policies (the local cluster, test/e2e/cluster;
+# registry is CNCF distribution, the node's image registry;
+# kube-network-policies is SIG Network's NetworkPolicy enforcer, built from
+# hack/kube-network-policies with nftcompat/queue.go in place of
+# github.com/google/nftables' expr/queue.go, see there). A binary that exists and
 # reports the expected version is not rebuilt. A cold build of kube-apiserver takes ~15-20 minutes on two
 # cores; with a warm Go build cache, well under a minute.
 set -euo pipefail
@@ -16,6 +19,7 @@ K8S_VERSION=${K8S_VERSION:-1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-3.7.3}
 COREDNS_VERSION=${COREDNS_VERSION:-1.14.7} # must match hack/coredns/go.mod
 REGISTRY_VERSION=${REGISTRY_VERSION:-3.1.2} # must match hack/registry/go.mod
+NETPOL_VERSION=${NETPOL_VERSION:-v0.8.0} # must match hack/kube-network-policies/go.mod and main.go
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 goos=$(go env GOOS)
 goarch=$(go env GOARCH)
@@ -63,6 +67,21 @@ for c in "${components[@]}"; do
       if current registry "v$REGISTRY_VERSION" --version; then echo "registry $REGISTRY_VERSION: up to date"; continue; fi
       echo "building registry $REGISTRY_VERSION (CNCF distribution, filesystem storage only, hack/registry) ..."
       (cd "$root/hack/registry" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=v$REGISTRY_VERSION" -o "$out/registry" .)
+      ;;
+    kube-network-policies)
+      if current kube-network-policies "$NETPOL_VERSION" --version; then echo "kube-network-policies $NETPOL_VERSION: up to date"; continue; fi
+      echo "building kube-network-policies $NETPOL_VERSION (hack/kube-network-policies, nfqueue through the xtables NFQUEUE target) ..."
+      # A vendored copy outside the repo, so that one file of a dependency
+      # can be swapped (go build -overlay refuses files in the module
+      # cache); at a fixed path, so that the Go build cache serves rebuilds.
+      tmp=${TMPDIR:-/tmp}/zmq-operator-build-kube-network-policies-$NETPOL_VERSION
+      rm -rf "$tmp" && mkdir -p "$tmp"
+      src=$root/hack/kube-network-policies
+      cp "$src/go.mod" "$src/go.sum" "$src/main.go" "$tmp/"
+      (cd "$tmp" && go mod vendor &&
+        cp "$src/nftcompat/queue.go" vendor/github.com/google/nftables/expr/queue.go &&
+        CGO_ENABLED=0 go build -mod=vendor -trimpath -ldflags "-s -w" -o "$out/kube-network-policies" .)
+      rm -rf "$tmp"
       ;;
     *) echo "unknown component $c" >&2; exit 2 ;;
   esac

@@ -11,7 +11,9 @@
 #                            user without the packages is told how to get
 #                            them instead of building for an hour first).
 #   hack/prereqs.sh cluster  make, git and the cluster set: containerd, runc,
-#                            CNI plugins, iptables, conntrack, iproute2.
+#                            CNI plugins, iptables, conntrack, iproute2,
+#                            nftables; as root also the kernel's netfilter
+#                            queue (the NetworkPolicy enforcer needs it).
 #   hack/prereqs.sh docs     make, git, graphviz (`make docs` draws with dot;
 #                            the test mode needs it too: the plugin's DOT is
 #                            rendered by the unit and e2e tests).
@@ -75,6 +77,9 @@ if [ "$cluster" = yes ]; then
   have iptables || need+=(iptables)
   have conntrack || need+=(conntrack)
   have ip || need+=(iproute2)
+  # nft: the cluster's tear-down removes the NetworkPolicy enforcer's
+  # table when the enforcer could not.
+  have nft || need+=(nftables)
 fi
 
 # The Go toolchain: Debian's golang-go is older than go.mod asks for, so it
@@ -125,5 +130,24 @@ this is not a Debian system: install the equivalents with your package manager; 
   fi
 fi
 
+# The NetworkPolicy enforcer of the cluster (kube-network-policies) sends the
+# first packet of each new pod connection to an nfqueue through the xtables
+# NFQUEUE target in an nftables rule: it needs nfnetlink_queue, nft_compat
+# and xt_NFQUEUE (built in or as modules; CONFIG_NFT_QUEUE is not needed).
+# Tried for real in a throw-away network namespace.
+kernel_problem=
+if [ "$cluster" = yes ] && [ "$is_root" = yes ] && have ip && have iptables-nft; then
+  modprobe -q nfnetlink_queue 2>/dev/null || true
+  ns=zmq-prereqs-$$
+  if ip netns add "$ns" 2>/dev/null; then
+    if ! ip netns exec "$ns" iptables-nft -w 5 -A FORWARD -j NFQUEUE --queue-num 98 --queue-bypass 2>/dev/null ||
+      [ ! -e /proc/net/netfilter/nfnetlink_queue ]; then
+      kernel_problem="this kernel cannot queue packets to user space through nftables (the e2e cluster's NetworkPolicy enforcer needs CONFIG_NETFILTER_NETLINK_QUEUE, CONFIG_NFT_COMPAT and CONFIG_NETFILTER_XT_TARGET_NFQUEUE, built in or as modules)"
+    fi
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+fi
+
+[ -z "$kernel_problem" ] || fail "$kernel_problem"
 [ -z "$go_problem" ] || fail "$go_problem"
 echo "prereqs ($mode): ok"

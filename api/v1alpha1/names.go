@@ -80,6 +80,13 @@ func ConfigMapName(topology, component string) string {
 	return ObjectName(topology, component) + ConfigMapSuffix
 }
 
+// NetworkPolicyName is the name of the NetworkPolicy guarding a
+// component's pods: <topology>-<component>, like its workload (a different
+// kind, so the names do not collide).
+func NetworkPolicyName(topology, component string) string {
+	return ObjectName(topology, component)
+}
+
 // +kubebuilder:object:generate=false
 
 // ChildName is the identity of an object derived from a component, within
@@ -100,5 +107,6 @@ func ChildNames(topology, component string) []ChildName {
 		{Kind: "Service", Name: ObjectName(topology, component)},
 		{Kind: "Service", Name: HeadlessServiceName(topology, component)},
 		{Kind: "ConfigMap", Name: ConfigMapName(topology, component)},
+		{Kind: "NetworkPolicy", Name: NetworkPolicyName(topology, component)},
 	}
 }

@@ -11,7 +11,8 @@ import (
 // are not expressed in the CRD: every connect names a bound socket that
 // exists, connected socket types are ZMTP peers, a component binds each
 // port once, a device has the sockets its type requires, no two components
-// derive a child of the same name, and a PAIR socket has a single peer. The
+// derive a child of the same name, a PAIR socket has a single peer, and
+// bind.allowFrom peers are valid NetworkPolicy peers. The
 // others repeat the CRD's OpenAPI and CEL rules (names, addresses, reserved
 // names in templates) for objects that never went through them. It is
 // pure, and reports every error with its field path. The controller calls
@@ -35,6 +36,7 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 		errs = append(errs, validateTemplate(c, path)...)
 		errs = append(errs, validatePlacement(c, path)...)
 		errs = append(errs, validateConnects(c, path, byName)...)
+		errs = append(errs, validateAllowFrom(c, path)...)
 	}
 	errs = append(errs, validateChildNames(t)...)
 	errs = append(errs, validateExclusivePeers(t)...)

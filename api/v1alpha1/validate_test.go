@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -17,7 +18,10 @@ func validTopology() *ZMQTopology {
 		Spec: ZMQTopologySpec{Components: []Component{
 			{Name: "producer", Template: tpl, Sockets: []Socket{
 				{Name: "out", Type: PUSH, Bind: &BindSpec{Port: 5000}},
-				{Name: "ctl", Type: REP, Bind: &BindSpec{Port: 5001}},
+				{Name: "ctl", Type: REP, Bind: &BindSpec{Port: 5001, AllowFrom: []networkingv1.NetworkPolicyPeer{
+					{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "ops"}}, PodSelector: &metav1.LabelSelector{}},
+					{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/16", Except: []string{"10.0.1.0/24"}}},
+				}}},
 			}},
 			{Name: "stream", Device: &DeviceSpec{Type: Streamer}, Sockets: []Socket{
 				{Name: "frontend", Type: PULL, Connect: &ConnectSpec{Component: "producer", Socket: "out"}},
@@ -45,6 +49,24 @@ func TestValidate(t *testing.T) {
 		mutate func(*ZMQTopology)
 		want   []string // each must appear in the aggregated message
 	}{
+		{"allowFrom peer with nothing set", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{}}
+		}, []string{`spec.components[0].sockets[0].bind.allowFrom[0]: Required value: a peer sets podSelector, namespaceSelector or ipBlock`}},
+		{"allowFrom peer mixing ipBlock and a selector", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{
+				IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}, PodSelector: &metav1.LabelSelector{}}}
+		}, []string{`spec.components[0].sockets[0].bind.allowFrom[0].ipBlock: Forbidden: ipBlock cannot be combined`}},
+		{"allowFrom ipBlock that is not a CIDR, except outside it", func(z *ZMQTopology) {
+			z.Spec.Components[1].Sockets[1].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{
+				{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.1"}},
+				{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/16", Except: []string{"10.1.0.0/24", "10.0.0.0/16"}}}}
+		}, []string{`spec.components[1].sockets[1].bind.allowFrom[0].ipBlock.cidr: Invalid value: "10.0.0.1": must be a CIDR`,
+			`spec.components[1].sockets[1].bind.allowFrom[1].ipBlock.except[0]: Invalid value: "10.1.0.0/24": must be a CIDR strictly inside 10.0.0.0/16`,
+			`spec.components[1].sockets[1].bind.allowFrom[1].ipBlock.except[1]: Invalid value: "10.0.0.0/16": must be a CIDR strictly inside`}},
+		{"allowFrom selector with a bad label key", func(z *ZMQTopology) {
+			z.Spec.Components[0].Sockets[1].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}}}
+		}, []string{`spec.components[0].sockets[1].bind.allowFrom[0].namespaceSelector.matchLabels: Invalid value: "bad key"`}},
 		{"connect to a missing component", func(z *ZMQTopology) {
 			z.Spec.Components[2].Sockets[0].Connect.Component = "nope"
 		}, []string{`spec.components[2].sockets[0].connect.component: Not found: "nope"`}},

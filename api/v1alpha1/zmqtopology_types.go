@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -57,6 +58,14 @@ type ZMQTopologySpec struct {
 	// injects into every pod of the topology.
 	// +optional
 	Sidecar *SidecarSpec `json:"sidecar,omitempty"`
+
+	// networkPolicy configures the NetworkPolicies the operator renders for
+	// the topology: by default each component that binds gets one that lets
+	// only the components declared to connect to a bound socket reach it,
+	// and only the operator and the monitoring namespaces reach the sidecar
+	// and device metrics ports.
+	// +optional
+	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
 	// components are the workloads of the topology: applications brought by
 	// the user (template) or operator-managed proxies (device). Names are
@@ -323,6 +332,19 @@ type BindSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
+
+	// allowFrom lets clients outside the topology connect to this socket
+	// when the topology's NetworkPolicies are on: pods chosen by pod and
+	// namespace selectors, or CIDRs (ipBlock), as in a NetworkPolicy's
+	// ingress rule. The components of the topology that connect to the
+	// socket are always allowed; nothing else is unless listed here.
+	// Ignored when spec.networkPolicy.enabled is false.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(p, has(p.podSelector) || has(p.namespaceSelector) || has(p.ipBlock))",message="a peer sets podSelector, namespaceSelector or ipBlock"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !has(p.ipBlock) || (!has(p.podSelector) && !has(p.namespaceSelector)))",message="ipBlock cannot be combined with podSelector or namespaceSelector"
+	AllowFrom []networkingv1.NetworkPolicyPeer `json:"allowFrom,omitempty"`
 }
 
 // ConnectSpec is what a socket connects to: either component and socket, or
@@ -350,6 +372,28 @@ type ConnectSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches(':[0-9]{1,5}$') || (int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535)",message="the port of address must be between 1 and 65535"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('tcp://') || self.lastIndexOf(':') < 6 || (self.substring(6, self.lastIndexOf(':')).startsWith('[') ? (self.substring(6, self.lastIndexOf(':')).endsWith(']') && isIP(self.substring(7, self.lastIndexOf(':') - 1)) && ip(self.substring(7, self.lastIndexOf(':') - 1)).family() == 6) : (!self.substring(6, self.lastIndexOf(':')).matches('^[0-9.]+$') || (isIP(self.substring(6, self.lastIndexOf(':'))) && ip(self.substring(6, self.lastIndexOf(':'))).family() == 4)))",message="the host of address must be a DNS name, an IPv4 address, or an IPv6 address in brackets"
 	Address string `json:"address,omitempty"`
+}
+
+// NetworkPolicySpec configures the NetworkPolicies of a topology.
+type NetworkPolicySpec struct {
+	// enabled renders, for every component that binds a socket, a
+	// NetworkPolicy named <topology>-<component> that admits ingress to the
+	// component's pods only on its bound ports from the pods of the
+	// components declared to connect to them (and bind.allowFrom), and on
+	// the sidecar and device metrics ports from the operator and the
+	// monitoring namespaces. false removes them: any pod may then connect
+	// to the bound sockets (ZeroMQ's NULL mechanism authenticates no one).
+	// Default true.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// NetworkPoliciesEnabled reports whether the topology's NetworkPolicies
+// are rendered: unless spec.networkPolicy.enabled is false.
+func (t *ZMQTopology) NetworkPoliciesEnabled() bool {
+	np := t.Spec.NetworkPolicy
+	return np == nil || np.Enabled == nil || *np.Enabled
 }
 
 // SocketOptions are ZeroMQ socket options. Unset options keep the ZeroMQ

@@ -24,3 +24,9 @@ func HeadlessServiceName(t *zmqv1.ZMQTopology, c *zmqv1.Component) string {
 func ConfigMapName(t *zmqv1.ZMQTopology, c *zmqv1.Component) string {
 	return zmqv1.ConfigMapName(t.Name, c.Name)
 }
+
+// NetworkPolicyName is the name of the NetworkPolicy guarding a component's
+// pods.
+func NetworkPolicyName(t *zmqv1.ZMQTopology, c *zmqv1.Component) string {
+	return zmqv1.NetworkPolicyName(t.Name, c.Name)
+}

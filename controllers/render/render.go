@@ -1,6 +1,6 @@
 // Package render turns a valid ZMQTopology into the child objects it should
-// have: one pure builder per kind of child (ConfigMap, Service, Deployment,
-// StatefulSet), each a function from the topology to a server-side apply
+// have: one pure builder per kind of child (NetworkPolicy, ConfigMap,
+// Service, Deployment, StatefulSet), each a function from the topology to a server-side apply
 // configuration, testable without a cluster. endpoints.go owns how ZeroMQ
 // endpoints are chosen; labels.go and names.go own label keys and names.
 package render
@@ -26,6 +26,9 @@ type Options struct {
 	// application and device pods alike, after the pod template's own
 	// (a name the template already lists is not repeated).
 	DefaultImagePullSecrets []string
+	// NetworkPolicy holds the peers outside the topology that its
+	// NetworkPolicies admit to the sidecar and device metrics ports.
+	NetworkPolicy NetworkPolicyOptions
 }
 
 // Kind is the kind of a child object.
@@ -33,6 +36,7 @@ type Kind string
 
 // The kinds of child objects, in the order they are applied.
 const (
+	KindNetworkPolicy       Kind = "NetworkPolicy"
 	KindConfigMap           Kind = "ConfigMap"
 	KindService             Kind = "Service"
 	KindPodDisruptionBudget Kind = "PodDisruptionBudget"
@@ -40,11 +44,12 @@ const (
 	KindStatefulSet         Kind = "StatefulSet"
 )
 
-// Kinds lists every kind of child, in apply order: configuration first, so
-// that pods find their ConfigMap when they start; Services next, so that
-// names resolve; disruption budgets before the pods they protect;
+// Kinds lists every kind of child, in apply order: NetworkPolicies first,
+// so that no pod of a topology ever runs unprotected; configuration next,
+// so that pods find their ConfigMap when they start; Services next, so
+// that names resolve; disruption budgets before the pods they protect;
 // workloads last.
-var Kinds = []Kind{KindConfigMap, KindService, KindPodDisruptionBudget, KindDeployment, KindStatefulSet}
+var Kinds = []Kind{KindNetworkPolicy, KindConfigMap, KindService, KindPodDisruptionBudget, KindDeployment, KindStatefulSet}
 
 // Object is one desired child.
 type Object struct {
@@ -67,6 +72,11 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
 		cfg := Resolve(t, c, opts.ClusterDomain)
+
+		if t.NetworkPoliciesEnabled() {
+			np := NetworkPolicy(t, c, opts.NetworkPolicy)
+			byKind[KindNetworkPolicy] = append(byKind[KindNetworkPolicy], Object{Kind: KindNetworkPolicy, Name: *np.Name, Component: c.Name, Apply: np})
+		}
 
 		cm, err := ConfigMap(t, c, cfg)
 		if err != nil {

@@ -206,6 +206,7 @@ func TestRender(t *testing.T) {
 		got = append(got, string(o.Kind)+"/"+o.Name)
 	}
 	want := []string{
+		"NetworkPolicy/t-pub", "NetworkPolicy/t-fwd", "NetworkPolicy/t-sub",
 		"ConfigMap/t-pub-zmq", "ConfigMap/t-fwd-zmq", "ConfigMap/t-sub-zmq",
 		"Service/t-pub", "Service/t-pub-headless", "Service/t-fwd", "Service/t-fwd-headless",
 		"PodDisruptionBudget/t-pub", "PodDisruptionBudget/t-fwd",
@@ -214,6 +215,21 @@ func TestRender(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Render() =\n%q\nwant\n%q", got, want)
+	}
+
+	// Opting out removes the NetworkPolicies and nothing else.
+	z := fixture()
+	z.Spec.NetworkPolicy = &zmqv1.NetworkPolicySpec{Enabled: ptr.To(false)}
+	objs, err = Render(z, Options{ClusterDomain: "cluster.local", SidecarImage: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, o := range objs {
+		got = append(got, string(o.Kind)+"/"+o.Name)
+	}
+	if !reflect.DeepEqual(got, want[3:]) {
+		t.Errorf("Render() with networkPolicy.enabled=false =\n%q\nwant\n%q", got, want[3:])
 	}
 }
 

@@ -32,6 +32,8 @@ var (
 	// examplesImage is the examples image in the node's registry; the
 	// samples' zmq-operator-examples:dev is replaced by it.
 	examplesImage = "zmq-operator-examples:dev"
+	// sidecarImage is the zmq-sidecar image in the node's registry.
+	sidecarImage = "zmq-sidecar:dev"
 	// installMethod is how the operator is installed in this pass.
 	installMethod string
 )
@@ -79,6 +81,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	examplesImage = reg.Examples()
+	sidecarImage = reg.Sidecar()
 	fmt.Printf("==> images pushed to the node's registry in %s: %s, %s, %s\n", time.Since(start).Round(time.Second), reg.Manager(), reg.Sidecar(), reg.Examples())
 
 	// The suite runs once per install method, the operator uninstalled in

@@ -31,6 +31,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: manager
 {{- end }}
 
+{{/* The selector labels as a k=v,... flag value (--operator-pod-selector). */}}
+{{- define "zmq-operator.selectorLabelsFlag" -}}
+{{- $out := list -}}
+{{- range $k, $v := include "zmq-operator.selectorLabels" . | fromYaml }}
+{{- $out = append $out (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $out }}
+{{- end }}
+
 {{- define "zmq-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "zmq-operator.fullname" .) .Values.serviceAccount.name }}

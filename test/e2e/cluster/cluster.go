@@ -78,6 +78,14 @@ const (
 	dnsReadyPort   = 18181
 	dnsHealthPort  = 18080
 	registryPort   = 5000
+	netpolMetrics  = 9080 // kube-network-policies' /metrics
+
+	// netpolQueue is the nfqueue the NetworkPolicy enforcer reads the
+	// first packet of each new pod connection from.
+	netpolQueue = 98
+	// netpolTable is the nftables table (family inet) of the enforcer's
+	// rules; Down deletes it if the enforcer could not.
+	netpolTable = "kube-network-policies"
 )
 
 func (c *Config) setDefaults() error {

@@ -231,10 +231,35 @@ func (c *Cluster) corefile() string {
 `, d, c.cfg.NodeIP, dnsReadyPort, dnsHealthPort, c.dir("kubeconfig", "coredns.kubeconfig"))
 }
 
-// bootstrapManifest: CoreDNS's RBAC and the kube-dns Service, whose endpoint
-// is CoreDNS on the host (NodeIP:53).
+// bootstrapManifest: CoreDNS's and the NetworkPolicy enforcer's RBAC and
+// the kube-dns Service, whose endpoint is CoreDNS on the host (NodeIP:53).
 func (c *Cluster) bootstrapManifest() string {
 	return fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: zmq-e2e:kube-network-policies
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: zmq-e2e:kube-network-policies
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: zmq-e2e:kube-network-policies
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: zmq-e2e:kube-network-policies
+---
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: zmq-e2e:coredns
@@ -397,6 +422,37 @@ func (c *Cluster) kubeletArgs() []string {
 
 func (c *Cluster) proxyArgs() []string {
 	return []string{"--config", c.dir("etc", "kube-proxy.yaml"), "--v=1"}
+}
+
+// netpolArgs run SIG Network's NetworkPolicy enforcer
+// (sigs.k8s.io/kube-network-policies, hack/kube-network-policies) for the
+// node's pods: fail closed (a packet to or from a pod is dropped while the
+// enforcer is down), so that a policy that holds in the e2e suite holds
+// for real.
+func (c *Cluster) netpolArgs() []string {
+	return []string{
+		"--kubeconfig", c.dir("kubeconfig", "kube-network-policies.kubeconfig"),
+		"--hostname-override", NodeName,
+		"--nfqueue-id", fmt.Sprint(netpolQueue),
+		"--metrics-bind-address", fmt.Sprintf("%s:%d", c.cfg.NodeIP, netpolMetrics),
+		"--v=1",
+	}
+}
+
+// netpolCheck: the enforcer serves /metrics and its nftables table holds
+// the queue rules (the first sync happens once its caches are synced).
+func (c *Cluster) netpolCheck(ctx context.Context) error {
+	if err := c.httpCheck(nil, fmt.Sprintf("http://%s:%d/metrics", c.cfg.NodeIP, netpolMetrics), "")(ctx); err != nil {
+		return err
+	}
+	out, err := run(ctx, "nft", "list", "table", "inet", netpolTable)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, "queue") && !strings.Contains(out, "NFQUEUE") {
+		return fmt.Errorf("table inet %s has no queue rule yet", netpolTable)
+	}
+	return nil
 }
 
 func (c *Cluster) registryArgs() []string {

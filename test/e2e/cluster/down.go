@@ -63,7 +63,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	// grace (it may otherwise wait ~60 s for its clients).
 	var wg sync.WaitGroup
 	var emu sync.Mutex
-	for _, n := range []string{"kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager"} {
+	for _, n := range []string{"kube-proxy", "coredns", "kube-scheduler", "kube-controller-manager", "kube-network-policies"} {
 		if p, ok := proc(n); ok {
 			wg.Add(1)
 			go func() {
@@ -113,6 +113,13 @@ func (c *Cluster) Down(ctx context.Context) error {
 			for _, n := range ns {
 				_ = os.Remove(n)
 			}
+		}
+	}
+	// The enforcer deletes its nftables table when it stops; if it was
+	// killed, the table would keep queueing pod packets to no one.
+	if _, err := run(ctx, "nft", "list", "table", "inet", netpolTable); err == nil {
+		if _, err := run(ctx, "nft", "delete", "table", "inet", netpolTable); err != nil {
+			add(err)
 		}
 	}
 	// 6. iptables: kube-proxy's own cleanup, then whatever KUBE-*/CNI-*
@@ -288,6 +295,9 @@ func (c *Cluster) Leftovers(ctx context.Context) []string {
 	}
 	if out, err := run(ctx, "iptables-save", "-t", "filter"); err == nil && strings.Contains(out, "zmq-e2e: pods stay on this machine") {
 		res = append(res, "iptables FORWARD drop rule")
+	}
+	if _, err := run(ctx, "nft", "list", "table", "inet", netpolTable); err == nil {
+		res = append(res, "nftables table inet "+netpolTable)
 	}
 	for _, cg := range c.st.Undo.CgroupsCreated {
 		if _, err := os.Stat(cg); err == nil {

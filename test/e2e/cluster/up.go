@@ -38,7 +38,7 @@ var hostTools = []struct{ path, pkg string }{
 }
 
 // Binaries are the files BinDir must hold.
-var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "coredns", "registry"}
+var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "coredns", "registry", "kube-network-policies"}
 
 // Preflight checks that this machine can run the cluster: Linux, root, the
 // binaries in binDir and the host packages. Every error wraps ErrUnsupported.
@@ -71,7 +71,7 @@ func Preflight(binDir string) error {
 	}
 	var msgs []string
 	if len(missingBins) > 0 {
-		msgs = append(msgs, fmt.Sprintf("missing in %s: %s (run: hack/build-k8s.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry)", binDir, strings.Join(missingBins, " ")))
+		msgs = append(msgs, fmt.Sprintf("missing in %s: %s (run: hack/build-k8s.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy coredns registry kube-network-policies)", binDir, strings.Join(missingBins, " ")))
 	}
 	if len(missingPkgs) > 0 {
 		msgs = append(msgs, "missing host packages: apt-get install -y "+strings.Join(missingPkgs, " "))
@@ -234,6 +234,7 @@ func (c *Cluster) up(ctx context.Context) error {
 		{"kubelet", c.kubeletArgs()},
 		{"kube-proxy", c.proxyArgs()},
 		{"coredns", c.corednsArgs()},
+		{"kube-network-policies", c.netpolArgs()},
 	} {
 		if err := c.start(p.name, c.bin(p.name), p.args...); err != nil {
 			return err
@@ -254,9 +255,10 @@ func (c *Cluster) up(ctx context.Context) error {
 		{"kubelet", c.nodeReadyCheck(admin)},
 		{"kube-proxy", c.httpCheck(nil, fmt.Sprintf("http://%s:%d/healthz", cfg.NodeIP, proxyHealthz), "")},
 		{"coredns", c.httpCheck(nil, fmt.Sprintf("http://%s:%d/ready", cfg.NodeIP, dnsReadyPort), "OK")},
+		{"kube-network-policies", c.netpolCheck},
 		{"kube-controller-manager", c.httpCheck(admin, c.apiURL("/api/v1/namespaces/default/serviceaccounts/default"), `"default"`)},
 	}
-	names := []string{"kube-controller-manager", "kube-scheduler", "kubelet", "node " + NodeName, "kube-proxy", "coredns", "default ServiceAccount"}
+	names := []string{"kube-controller-manager", "kube-scheduler", "kubelet", "node " + NodeName, "kube-proxy", "coredns", "kube-network-policies", "default ServiceAccount"}
 	for i, ch := range checks {
 		if err := c.waitReady(ctx, ch.name, 90*time.Second, ch.check); err != nil {
 			return err
@@ -454,6 +456,7 @@ func (c *Cluster) writePKI() error {
 		{name: "kubelet-serving", cn: "system:node:" + NodeName, orgs: []string{"system:nodes"}, server: true, dns: []string{NodeName}, ips: []net.IP{nodeIP}},
 		{name: "kube-proxy", cn: "system:kube-proxy", client: true},
 		{name: "coredns", cn: "zmq-e2e:coredns", client: true},
+		{name: "kube-network-policies", cn: "zmq-e2e:kube-network-policies", client: true},
 		{name: "front-proxy-client", cn: "front-proxy-client", client: true},
 	}
 	for _, s := range specs {
@@ -465,7 +468,7 @@ func (c *Cluster) writePKI() error {
 		return err
 	}
 	server := c.apiURL("")
-	for _, n := range []string{"admin", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "coredns"} {
+	for _, n := range []string{"admin", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "coredns", "kube-network-policies"} {
 		if err := p.kubeconfig(c.dir("kubeconfig", n+".kubeconfig"), server, n); err != nil {
 			return err
 		}
