@@ -93,7 +93,7 @@ func TestFirstReconcileRequestBudget(t *testing.T) {
 	eventuallyReady(ctx, g, key, metav1.ConditionFalse, zmqv1.ReasonComponentNotReady, "")
 	// The manager settles: no request in the namespace for a while.
 	prefixes := []string{"/api/v1/namespaces/" + ns + "/", "/apis/apps/v1/namespaces/" + ns + "/",
-		"/apis/policy/v1/namespaces/" + ns + "/", "/apis/" + zmqv1.GroupVersion.Group + "/", "/apis/events.k8s.io/v1/namespaces/" + ns + "/"}
+		"/apis/policy/v1/namespaces/" + ns + "/", "/apis/networking.k8s.io/v1/namespaces/" + ns + "/", "/apis/" + zmqv1.GroupVersion.Group + "/", "/apis/events.k8s.io/v1/namespaces/" + ns + "/"}
 	g.Eventually(func() int {
 		before := len(managerRequests.under(start, prefixes...))
 		time.Sleep(time.Second)
@@ -156,6 +156,8 @@ func childPath(ns string, obj render.Object) string {
 		return "/apis/apps/v1/namespaces/" + ns + "/statefulsets/" + obj.Name
 	case render.KindPodDisruptionBudget:
 		return "/apis/policy/v1/namespaces/" + ns + "/poddisruptionbudgets/" + obj.Name
+	case render.KindNetworkPolicy:
+		return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + obj.Name
 	}
 	panic("childPath: no path for kind " + string(obj.Kind))
 }

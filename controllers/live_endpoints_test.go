@@ -30,8 +30,11 @@ func TestLiveEndpointsScaleKeepsTemplate(t *testing.T) {
 	key := client.ObjectKeyFromObject(z)
 
 	deploy := func(name string) *appsv1.Deployment {
+		// Workloads are written after the ConfigMaps: wait for them.
 		d := &appsv1.Deployment{}
-		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pubsub-" + name}, d)).To(gomega.Succeed())
+		g.Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pubsub-" + name}, d)
+		}).Should(gomega.Succeed())
 		return d
 	}
 	fileEndpoints := func(name string) []string {

@@ -86,7 +86,7 @@ func TestNetworkPolicies(t *testing.T) {
 		g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(gomega.Succeed())
 		g.Expect(list.Items).To(gomega.BeEmpty())
 	}).Should(gomega.Succeed())
-	g.Expect(childVersions(ctx, t, z)).To(gomega.HaveLen(8))
+	g.Expect(childVersions(ctx, t, z)).To(gomega.HaveLen(9)) // 3 ConfigMaps, 2 Services, 1 PodDisruptionBudget, 3 Deployments
 
 	// An empty networkPolicy defaults to enabled: the policies come back.
 	g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
@@ -94,5 +94,5 @@ func TestNetworkPolicies(t *testing.T) {
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
 	g.Expect(k8sClient.Get(ctx, key, z)).To(gomega.Succeed())
 	g.Expect(z.Spec.NetworkPolicy.Enabled).To(gomega.Equal(ptr.To(true)), "the CRD defaults enabled to true")
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(11))
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(12))
 }
