@@ -103,9 +103,10 @@ cluster-down: ## Tear the single-node cluster down, whatever state it is in.
 ##@ Benchmarks
 
 .PHONY: bench
-bench: build ## Throughput of pkg/zmtp vs libzmq vs go-zeromq/zmq4, and the sidecar agent's footprint.
+bench: build ## Throughput of pkg/zmtp vs libzmq vs go-zeromq/zmq4, the sidecar agent's footprint, the link poller against 1,000 sidecars.
 	cd test/interop && CGO_ENABLED=1 go run ./cmd/bench
 	go run ./hack/bench/agent --duration 60s
+	go run ./hack/bench/linkpoll --agents 1000 --period 15s --rounds 3
 
 ##@ Docs
 

@@ -30,6 +30,9 @@ func TestCommandLine(t *testing.T) {
 		{args: "version", stdout: []string{"manager dev (" + runtime.Version()}},
 		{args: "--bogus", code: 1, stderr: "flag provided but not defined: -bogus (see manager --help)"},
 		{args: "extra", code: 1, stderr: `unexpected arguments ["extra"]`},
+		{args: "--help", stdout: []string{"-link-poll-period", "-link-poll-workers"}},
+		{args: "--link-poll-period=-1s", code: 1, stderr: "--link-poll-period: -1s is negative"},
+		{args: "--link-poll-workers=0", code: 1, stderr: "--link-poll-workers: 0, want at least 1"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCommandLine$")

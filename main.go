@@ -30,6 +30,7 @@ import (
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers"
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 	"github.com/zmq-operator/zmq-operator/internal/webhook/certs"
 	webhookv1alpha1 "github.com/zmq-operator/zmq-operator/internal/webhook/v1alpha1"
@@ -59,6 +60,7 @@ func run() error {
 		metricsSecure           bool
 		enableHTTP2             bool
 		pullSecrets             string
+		linkPoll                linkpoll.Options
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -78,6 +80,8 @@ func run() error {
 	flag.StringVar(&webhookCerts.ServiceName, "webhook-service-name", "zmq-operator-webhook-service", "Service in front of the webhook server; the certificate is issued for <service>.<namespace>.svc (self-signed mode).")
 	flag.StringVar(&webhookCerts.WebhookConfigName, "webhook-config-name", "zmq-operator-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle is kept up to date (self-signed mode).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
+	flag.DurationVar(&linkPoll.Period, "link-poll-period", linkpoll.DefaultPeriod, "How often the operator polls each topology pod's sidecar (GET /status) for link health; 0 disables polling (status.links then report component readiness only).")
+	flag.IntVar(&linkPoll.Workers, "link-poll-workers", linkpoll.DefaultWorkers, "How many sidecar polls may be in flight at once.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -91,6 +95,13 @@ func run() error {
 		renderOpts.ImagePullPolicy = p
 	default:
 		return fmt.Errorf("--sidecar-image-pull-policy: unknown pull policy %q", pullPolicy)
+	}
+
+	switch {
+	case linkPoll.Period < 0:
+		return fmt.Errorf("--link-poll-period: %s is negative (0 disables polling)", linkPoll.Period)
+	case linkPoll.Workers < 1:
+		return fmt.Errorf("--link-poll-workers: %d, want at least 1", linkPoll.Workers)
 	}
 
 	for _, n := range strings.Split(pullSecrets, ",") {
@@ -154,11 +165,22 @@ func run() error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 
+	var poller *linkpoll.Poller
+	if linkPoll.Period > 0 {
+		linkPoll.Registerer = metrics.Registry
+		if poller, err = linkpoll.New(linkpoll.CachedPods(mgr.GetCache()), linkPoll); err != nil {
+			return err
+		}
+		if err := mgr.Add(poller); err != nil {
+			return fmt.Errorf("adding the link poller: %w", err)
+		}
+	}
 	if err := (&controllers.ZMQTopologyReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("zmq-operator"),
 		Render:    renderOpts,
+		Links:     poller,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}

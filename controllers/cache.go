@@ -13,9 +13,10 @@ import (
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
-// CacheOptions limits the manager's cache of child kinds to objects that
-// carry the topology label, so that the operator does not hold every
-// ConfigMap, Service and Deployment of the cluster in memory.
+// CacheOptions limits the manager's cache of child kinds (and of pods, which
+// the link poller reads) to objects that carry the topology label, so that
+// the operator does not hold every ConfigMap, Service, Deployment and Pod
+// of the cluster in memory.
 //
 // With namespaces given (namespaced mode, --watch-namespaces), the cache of
 // every namespaced kind (topologies and children alike) lists and watches
@@ -35,6 +36,8 @@ func CacheOptions(namespaces ...string) cache.Options {
 			&appsv1.StatefulSet{}: children,
 			&corev1.Service{}:     children,
 			&corev1.ConfigMap{}:   children,
+			// Pods are read by the link poller only.
+			&corev1.Pod{}: children,
 		},
 	}
 	if len(namespaces) > 0 {

@@ -17,11 +17,14 @@ import (
 //	zmq_operator_topologies{ready="true|false|unknown"}  topologies by Ready status
 //	zmq_operator_topology_ready{namespace,topology}     1 when Ready=True, else 0
 //	zmq_operator_topology_components{namespace,topology,state="ready|not_ready"}
+//
+// and the per-link series of metrics_links.go.
 type TopologyCollector struct {
 	reader     client.Reader
 	byReady    *prometheus.Desc
 	ready      *prometheus.Desc
 	components *prometheus.Desc
+	links      linkDescs
 }
 
 // NewTopologyCollector returns a collector that lists topologies through
@@ -35,6 +38,7 @@ func NewTopologyCollector(reader client.Reader) *TopologyCollector {
 			"Whether a ZMQTopology is Ready (1) or not (0).", []string{"namespace", "topology"}, nil),
 		components: prometheus.NewDesc("zmq_operator_topology_components",
 			"Components of a ZMQTopology by readiness.", []string{"namespace", "topology", "state"}, nil),
+		links: newLinkDescs(),
 	}
 }
 
@@ -43,6 +47,7 @@ func (c *TopologyCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.byReady
 	ch <- c.ready
 	ch <- c.components
+	c.links.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -78,6 +83,7 @@ func (c *TopologyCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.components, prometheus.GaugeValue, ready, t.Namespace, t.Name, "ready")
 		ch <- prometheus.MustNewConstMetric(c.components, prometheus.GaugeValue, notReady, t.Namespace, t.Name, "not_ready")
+		c.links.collect(ch, t)
 	}
 	for state, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.byReady, prometheus.GaugeValue, n, state)

@@ -88,7 +88,7 @@ func computeStatus(s *scope, clusterDomain string) {
 			in.components = append(in.components, o)
 			t.Status.Components = append(t.Status.Components, o.status)
 		}
-		in.links = linkStatuses(t, byName)
+		in.links, in.downLinks = linkStatuses(t, byName, s.links, clusterDomain)
 		t.Status.Links = in.links
 		t.Status.ComponentsReady = ready(t.Status.Components, func(c zmqv1.ComponentStatus) bool { return c.Ready })
 		t.Status.LinksReady = ready(t.Status.Links, func(l zmqv1.LinkStatus) bool { return l.Ready })

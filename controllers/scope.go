@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
@@ -60,6 +61,10 @@ type scope struct {
 	// StatefulSets, by component name; a missing workload has no entry.
 	// Set by observe.
 	workloads map[string]workload
+
+	// links is the link poller's latest report of the topology's pods, nil
+	// before the first one (or without a poller). Set by observeLinks.
+	links *linkpoll.TopologyReport
 }
 
 // requeue asks for a reconcile after d at the latest.

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
@@ -99,11 +100,15 @@ func (o observed) describe() string {
 }
 
 // linkStatuses lists one link per connect to a component of the topology,
-// ready when both ends are.
-func linkStatuses(t *zmqv1.ZMQTopology, components map[string]observed) []zmqv1.LinkStatus {
-	var links []zmqv1.LinkStatus
-	for _, c := range t.Spec.Components {
-		for _, s := range c.Sockets {
+// ready when both ends are and, once the poller has a report of the
+// connecting pods (see links.go), every expected connection is up. down
+// lists the links whose ends are ready but whose connections are not all
+// up.
+func linkStatuses(t *zmqv1.ZMQTopology, components map[string]observed, report *linkpoll.TopologyReport, clusterDomain string) (links, down []zmqv1.LinkStatus) {
+	for ci := range t.Spec.Components {
+		c := &t.Spec.Components[ci]
+		for si := range c.Sockets {
+			s := &c.Sockets[si]
 			if s.Connect == nil || s.Connect.Component == "" {
 				continue
 			}
@@ -122,10 +127,18 @@ func linkStatuses(t *zmqv1.ZMQTopology, components map[string]observed) []zmqv1.
 					break
 				}
 			}
+			endsReady := l.Ready
+			if report != nil {
+				h := rollUpLink(c, s, components[c.Name].status.ReadyReplicas, connectEndpoints(t, c, s, clusterDomain), report)
+				l = withHealth(l, h, endsReady)
+				if endsReady && h.down() {
+					down = append(down, l)
+				}
+			}
 			links = append(links, l)
 		}
 	}
-	return links
+	return links, down
 }
 
 // patterns summarizes the links' patterns, in first-seen order.
@@ -151,6 +164,9 @@ type conditionInputs struct {
 	paused      bool
 	components  []observed // in spec order
 	links       []zmqv1.LinkStatus
+	// downLinks are the links whose components are ready but whose
+	// connections are not all up.
+	downLinks []zmqv1.LinkStatus
 }
 
 // setReadyCondition: True only when the spec is valid, every child was
@@ -180,6 +196,9 @@ func firstFailure(in conditionInputs) (reason, message string) {
 		if o.phase != phaseReady {
 			return zmqv1.ReasonComponentNotReady, o.describe()
 		}
+	}
+	if len(in.downLinks) > 0 {
+		return zmqv1.ReasonLinkDown, linkDownMessage(in.downLinks)
 	}
 	for _, l := range in.links {
 		if !l.Ready {
@@ -219,7 +238,8 @@ func setProgressingCondition(conds *[]metav1.Condition, in conditionInputs) {
 }
 
 // setDegradedCondition: True when the spec is invalid, a child cannot be
-// written, or a rolled-out component lost replicas.
+// written, a rolled-out component lost replicas, or a link between ready
+// components has connections down (LinkDown, naming the pod pair).
 func setDegradedCondition(conds *[]metav1.Condition, in conditionInputs) {
 	c := metav1.Condition{Type: zmqv1.ConditionDegraded, Status: metav1.ConditionTrue, ObservedGeneration: in.generation}
 	switch {
@@ -237,8 +257,22 @@ func setDegradedCondition(conds *[]metav1.Condition, in conditionInputs) {
 				break
 			}
 		}
+		if c.Status == metav1.ConditionFalse && len(in.downLinks) > 0 {
+			c.Status, c.Reason, c.Message = metav1.ConditionTrue, zmqv1.ReasonLinkDown, linkDownMessage(in.downLinks)
+		}
 	}
 	meta.SetStatusCondition(conds, c)
+}
+
+// linkDownMessage names the first down link and its broken pod pair, and
+// how many other links are down.
+func linkDownMessage(down []zmqv1.LinkStatus) string {
+	l := down[0]
+	msg := fmt.Sprintf("link %s -> %s: %d/%d connections up: %s", l.From, l.To, l.ConnectionsUp, l.ExpectedConnections, l.Reason)
+	if len(down) > 1 {
+		msg += fmt.Sprintf(" (%d more links down)", len(down)-1)
+	}
+	return msg
 }
 
 // ready counts the ready entries as "<ready>/<total>".

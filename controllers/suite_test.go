@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 	webhookv1alpha1 "github.com/zmq-operator/zmq-operator/internal/webhook/v1alpha1"
 )
@@ -53,7 +54,14 @@ var (
 	managerWriteLog writeLog
 	skipReason      string
 	assetsDir       string // the control-plane binaries, kubectl among them
+	// linkPoller is the manager's link poller, with a short period; envtest
+	// runs no pods, so it polls only the Pod objects (and stub agents on
+	// loopback) that the link tests create.
+	linkPoller *linkpoll.Poller
 )
+
+// linkPollPeriod is the link poller's period in the suite.
+const linkPollPeriod = 300 * time.Millisecond
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
@@ -145,11 +153,19 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	if err != nil {
 		return nil, err
 	}
+	linkPoller, err = linkpoll.New(linkpoll.CachedPods(mgr.GetCache()), linkpoll.Options{Period: linkPollPeriod, Tick: 50 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(linkPoller); err != nil {
+		return nil, err
+	}
 	r := &ZMQTopologyReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("zmq-operator"),
 		Render:    renderOpts,
+		Links:     linkPoller,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

@@ -17,10 +17,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
@@ -35,6 +38,9 @@ type ZMQTopologyReconciler struct {
 	Recorder events.EventRecorder
 	// Render holds the operator-wide rendering settings.
 	Render render.Options
+	// Links is the sidecar poller whose reports become status.links'
+	// connection health; nil leaves links at "both ends ready".
+	Links *linkpoll.Poller
 
 	// backoff keeps failing children from being retried before their
 	// backoff period ends; see failures.
@@ -78,7 +84,7 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		reterr = errors.Join(reterr, err)
 	}()
 
-	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe} {
+	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe, r.observeLinks} {
 		if err := phase(ctx, s); err != nil {
 			s.internalErr = err
 			return ctrl.Result{}, err
@@ -111,14 +117,17 @@ func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) (retr
 
 // SetupWithManager registers the reconciler: it watches topologies (spec
 // changes only, so our own status patches do not loop) and the children it
-// owns, so that drift is repaired and workload readiness reaches status.
+// owns, so that drift is repaired and workload readiness reaches status,
+// and, with a link poller, the topologies whose link reports changed.
 func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
-		Owns(&corev1.ConfigMap{}).
-		Named("zmqtopology").
-		Complete(r)
+		Owns(&corev1.ConfigMap{})
+	if r.Links != nil {
+		b = b.WatchesRawSource(source.Channel(r.Links.Events(), &handler.EnqueueRequestForObject{}))
+	}
+	return b.Named("zmqtopology").Complete(r)
 }

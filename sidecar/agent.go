@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zmq-operator/zmq-operator/pkg/agentstatus"
 	"github.com/zmq-operator/zmq-operator/pkg/sockdiag"
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
@@ -27,7 +28,7 @@ import (
 // runAgent runs the sidecar agent of one pod: readiness from ZMTP probes of
 // the sockets the component binds, health-check probes of the peers its
 // connecting sockets reach, socket statistics from sock_diag, all served on
-// one HTTP port (/readyz, /healthz, /metrics).
+// one HTTP port (/readyz, /healthz, /metrics, /status).
 func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
@@ -67,6 +68,7 @@ type agent struct {
 	cfg               *zmqconfig.Config
 	interval, timeout time.Duration
 	log               *slog.Logger
+	pod               string // for /status
 	tracker           *sockdiag.Tracker
 	diagErrors        atomic.Uint64
 
@@ -83,6 +85,7 @@ type peerKey struct{ socket, endpoint string }
 type probeState struct {
 	probed   bool
 	up       bool
+	at       time.Time // when the last probe finished
 	err      string
 	result   zmtp.ProbeResult
 	ok, fail uint64
@@ -98,6 +101,7 @@ func newAgent(cfg *zmqconfig.Config, interval, timeout time.Duration) *agent {
 	a := &agent{
 		cfg: cfg, interval: interval, timeout: timeout,
 		log:     slog.With("topology", cfg.Topology, "component", cfg.Component),
+		pod:     podName(),
 		tracker: sockdiag.NewTracker(),
 		bound:   map[string]*probeState{},
 		peers:   map[peerKey]*probeState{},
@@ -201,7 +205,7 @@ func (a *agent) record(st *probeState, res zmtp.ProbeResult, err error, what, na
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	was := st.up
-	st.probed, st.up, st.result, st.err = true, err == nil, res, ""
+	st.probed, st.up, st.result, st.err, st.at = true, err == nil, res, "", time.Now()
 	if err != nil {
 		st.fail++
 		st.err = err.Error()
@@ -274,6 +278,7 @@ func (a *agent) handler(reg *prometheus.Registry) http.Handler {
 		}
 		fmt.Fprintln(w, why)
 	})
+	mux.HandleFunc("GET "+agentstatus.Path, a.serveStatus)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelError)}))
 	return mux

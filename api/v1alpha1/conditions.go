@@ -2,13 +2,16 @@ package v1alpha1
 
 // Condition types of a ZMQTopology.
 const (
-	// ConditionReady is True when the spec is valid and every component has
-	// all desired replicas updated, ready and available.
+	// ConditionReady is True when the spec is valid, every component has
+	// all desired replicas updated, ready and available, and (once the
+	// sidecars have been polled) every link has all its expected
+	// connections up; False with ReasonLinkDown when only a link is down.
 	ConditionReady = "Ready"
 	// ConditionProgressing is True while a component is rolling out.
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when the spec is invalid, children cannot be
-	// written, or a rolled-out component has lost replicas.
+	// written, a rolled-out component has lost replicas, or a link between
+	// ready components has connections down (ReasonLinkDown).
 	ConditionDegraded = "Degraded"
 
 	// ConditionReconciling is the kstatus condition of the same name

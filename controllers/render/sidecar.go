@@ -16,6 +16,9 @@ import (
 const (
 	SidecarContainer = zmqv1.SidecarContainerName
 	SidecarPortName  = zmqv1.SidecarPortName
+	// SidecarPodNameEnv is the environment variable that gives the agent
+	// its pod's name.
+	SidecarPodNameEnv = "POD_NAME"
 	// defaultProbeInterval applies when spec.sidecar.probeIntervalSeconds
 	// is unset (the CRD defaults it to the same value).
 	defaultProbeInterval = 5
@@ -48,6 +51,15 @@ func sidecarContainer(t *zmqv1.ZMQTopology, _ *zmqv1.Component, opts Options) *c
 			"--listen", ":"+strconv.Itoa(zmqv1.SidecarPort),
 			"--probe-interval", strconv.Itoa(int(interval))+"s").
 		WithRestartPolicy(corev1.ContainerRestartPolicyAlways).
+		// The pod's name, from the downward API, names the pod in the
+		// agent's /status document (the operator reports broken links by
+		// pod).
+		WithEnv(corev1ac.EnvVar().
+			WithName(SidecarPodNameEnv).
+			WithValueFrom(corev1ac.EnvVarSource().
+				// apiVersion as the API server defaults it, so that
+				// the applied and the stored fields compare equal.
+				WithFieldRef(corev1ac.ObjectFieldSelector().WithAPIVersion("v1").WithFieldPath("metadata.name")))).
 		WithPorts(corev1ac.ContainerPort().
 			WithName(SidecarPortName).
 			WithContainerPort(zmqv1.SidecarPort).

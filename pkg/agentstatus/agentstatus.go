@@ -92,7 +92,7 @@ type Probe struct {
 	// "dial tcp 10.0.0.7:5557: connect: connection refused"; empty when Up.
 	LastError string `json:"lastError,omitempty"`
 	// LastProbe is when the last probe finished.
-	LastProbe time.Time `json:"lastProbe,omitempty"`
+	LastProbe time.Time `json:"lastProbe,omitzero"`
 	// HandshakeMicros is the time from the start of the probe to the
 	// peer's READY, in microseconds.
 	HandshakeMicros int64 `json:"handshakeMicros,omitempty"`

@@ -18,8 +18,18 @@ import (
 // TCP states (include/net/tcp_states.h).
 const (
 	StateEstablished = 1
+	StateTimeWait    = 6
+	StateClose       = 7
 	StateListen      = 10
 )
+
+// open reports whether c is a connection, not a listener nor a socket
+// already closed by both sides. A connection closed actively lingers for a
+// minute in TIME_WAIT (every probe the agent closes does): counting those
+// would report hundreds of connections where the application has one.
+func open(c Conn) bool {
+	return c.State != StateListen && c.State != StateTimeWait && c.State != StateClose
+}
 
 // Conn is one TCP socket as the kernel reports it.
 type Conn struct {
@@ -94,14 +104,16 @@ func Listening(conns []Conn, port uint16) bool {
 // Matcher selects the connections that belong to one ZeroMQ socket.
 type Matcher func(Conn) bool
 
-// Bound matches the accepted connections of a socket listening on port.
+// Bound matches the open accepted connections of a socket listening on
+// port.
 func Bound(port uint16) Matcher {
-	return func(c Conn) bool { return c.State != StateListen && c.Local.Port() == port }
+	return func(c Conn) bool { return open(c) && c.Local.Port() == port }
 }
 
-// Connected matches the connections to any of the given remote addresses.
+// Connected matches the open connections to any of the given remote
+// addresses.
 func Connected(remotes map[netip.AddrPort]bool) Matcher {
-	return func(c Conn) bool { return c.State != StateListen && remotes[c.Remote] }
+	return func(c Conn) bool { return open(c) && remotes[c.Remote] }
 }
 
 // Stats are one socket's statistics. Connections, queues and RTT describe

@@ -86,6 +86,11 @@ func TestTrackerOverRealConnections(t *testing.T) {
 	if after["bound"].BytesReceived < s["bound"].BytesReceived || after["connect"].BytesSent < s["connect"].BytesSent {
 		t.Errorf("counters went down after close: before %+v after %+v", s, after)
 	}
+	// The closed connection lingers in TIME_WAIT on the side that closed
+	// first; it is not an open connection.
+	if after["bound"].Connections != 0 || after["connect"].Connections != 0 {
+		t.Errorf("connections after close: bound %d, connect %d; want 0", after["bound"].Connections, after["connect"].Connections)
+	}
 }
 
 // about allows for the kernel counting a SYN in bytes_acked.

@@ -85,8 +85,11 @@ func runSuite(m *testing.M) int {
 	// between; a last pass installs the chart in namespaced mode for
 	// TestNamespaced alone. E2E_INSTALL=helm, install.yaml or namespaced
 	// runs one pass.
-	passes := []pass{{deploy.Helm, deploy.Helm, nil}, {deploy.Installer, deploy.Installer, nil},
-		{namespacedPass, deploy.Helm, []string{"--set", "watchNamespaces={" + watchedNS + "}"}}}
+	// The chart passes poll the sidecars every 3s (TestLinkDown reads the
+	// period from the Deployment; install.yaml keeps the 15s default).
+	fastPoll := []string{"--set", "linkPoll.period=3s"}
+	passes := []pass{{deploy.Helm, deploy.Helm, fastPoll}, {deploy.Installer, deploy.Installer, nil},
+		{namespacedPass, deploy.Helm, append([]string{"--set", "watchNamespaces={" + watchedNS + "}"}, fastPoll...)}}
 	if only := os.Getenv("E2E_INSTALL"); only != "" {
 		passes = slices.DeleteFunc(passes, func(p pass) bool { return p.name != only })
 	}
