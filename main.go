@@ -61,6 +61,7 @@ func run() error {
 		enableHTTP2             bool
 		pullSecrets             string
 		linkPoll                linkpoll.Options
+		autoscalePeriod         time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -82,6 +83,7 @@ func run() error {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch (namespaced mode): topologies elsewhere are never reconciled. Empty: $WATCH_NAMESPACE, and if that is empty too, the whole cluster.")
 	flag.DurationVar(&linkPoll.Period, "link-poll-period", linkpoll.DefaultPeriod, "How often the operator polls each topology pod's sidecar (GET /status) for link health; 0 disables polling (status.links then report component readiness only).")
 	flag.IntVar(&linkPoll.Workers, "link-poll-workers", linkpoll.DefaultWorkers, "How many sidecar polls may be in flight at once.")
+	flag.DurationVar(&autoscalePeriod, "autoscale-period", linkpoll.DefaultPeriod, "How often the backlog autoscaler decides the replicas of components with autoscaling.mode Backlog (their rate limits are per period); at least --link-poll-period, which it needs (0 disables it).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -173,6 +175,17 @@ func run() error {
 		}
 		if err := mgr.Add(poller); err != nil {
 			return fmt.Errorf("adding the link poller: %w", err)
+		}
+	}
+	if poller != nil && autoscalePeriod > 0 {
+		if err := mgr.Add(&controllers.BacklogAutoscaler{
+			Client:     mgr.GetClient(),
+			Queues:     poller,
+			Recorder:   mgr.GetEventRecorder("zmq-operator-autoscaler"),
+			Period:     max(autoscalePeriod, linkPoll.Period),
+			Registerer: metrics.Registry,
+		}); err != nil {
+			return fmt.Errorf("adding the backlog autoscaler: %w", err)
 		}
 	}
 	if err := (&controllers.ZMQTopologyReconciler{

@@ -46,6 +46,8 @@ type QueueSource interface {
 	Queues(topology types.NamespacedName) []linkpoll.PodQueues
 }
 
+// +kubebuilder:rbac:groups=apps,resources=deployments/scale,verbs=get;update
+
 // BacklogAutoscaler scales the components with autoscaling.mode Backlog.
 type BacklogAutoscaler struct {
 	// Client reads topologies and Deployments (from the cache) and writes
