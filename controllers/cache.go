@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -32,10 +33,11 @@ func CacheOptions(namespaces ...string) cache.Options {
 	children := cache.ByObject{Label: labels.NewSelector().Add(*req)}
 	o := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:  children,
-			&appsv1.StatefulSet{}: children,
-			&corev1.Service{}:     children,
-			&corev1.ConfigMap{}:   children,
+			&appsv1.Deployment{}:            children,
+			&appsv1.StatefulSet{}:           children,
+			&corev1.Service{}:               children,
+			&corev1.ConfigMap{}:             children,
+			&policyv1.PodDisruptionBudget{}: children,
 			// Pods are read by the link poller only.
 			&corev1.Pod{}: children,
 		},

@@ -23,7 +23,7 @@ func TestWatchNamespaces(t *testing.T) {
 	if o := CacheOptions(); o.DefaultNamespaces != nil {
 		t.Errorf("cluster-wide: DefaultNamespaces = %v, want none", o.DefaultNamespaces)
 	}
-	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != 5 { // 4 child kinds and pods
+	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+1 { // the child kinds and pods
 		t.Errorf("namespaced: %+v", o)
 	}
 }

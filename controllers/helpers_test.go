@@ -110,14 +110,14 @@ func childVersions(ctx context.Context, t *testing.T, z *zmqv1.ZMQTopology) map[
 	return out
 }
 
-// runningPipeline creates the pipeline sample in ns, waits for its 8
+// runningPipeline creates the pipeline sample in ns, waits for its 9
 // children, makes its workloads look rolled out and waits for Ready. It
 // returns the topology and its children's resourceVersions.
 func runningPipeline(ctx context.Context, t *testing.T, g gomega.Gomega, ns string) (*zmqv1.ZMQTopology, map[string]string) {
 	t.Helper()
 	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
 	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(9))
 	markAllReady(ctx, g, z)
 	eventuallyReady(ctx, g, client.ObjectKeyFromObject(z), metav1.ConditionTrue, zmqv1.ReasonReady, "")
 	return z, childVersions(ctx, t, z)

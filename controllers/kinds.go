@@ -3,9 +3,11 @@ package controllers
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zmq-operator/zmq-operator/controllers/render"
@@ -34,6 +36,13 @@ var kinds = map[render.Kind]kindOps{
 		newList:   func() client.ObjectList { return &corev1.ServiceList{} },
 		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
 			return corev1ac.ExtractService(o.(*corev1.Service), render.ManagedBy)
+		},
+	},
+	render.KindPodDisruptionBudget: {
+		newObject: func() client.Object { return &policyv1.PodDisruptionBudget{} },
+		newList:   func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
+		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
+			return policyv1ac.ExtractPodDisruptionBudget(o.(*policyv1.PodDisruptionBudget), render.ManagedBy)
 		},
 	},
 	render.KindDeployment: {

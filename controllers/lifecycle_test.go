@@ -169,7 +169,7 @@ func TestDriftPruneAndPause(t *testing.T) {
 	z := loadSample(t, "zmq_v1alpha1_reqrep.yaml", ns)
 	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
 	key := client.ObjectKeyFromObject(z)
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(7))
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(9))
 
 	// A deleted Service comes back.
 	svc := &corev1.Service{}
@@ -209,7 +209,7 @@ func TestDriftPruneAndPause(t *testing.T) {
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
 	g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(
 		"ConfigMap/reqrep-broker-zmq", "ConfigMap/reqrep-client-zmq", "Service/reqrep-broker",
-		"Deployment/reqrep-broker", "Deployment/reqrep-client"))
+		"PodDisruptionBudget/reqrep-client", "Deployment/reqrep-broker", "Deployment/reqrep-client"))
 	g.Eventually(func() []string { return eventReasons(ctx, g, z) }).Should(gomega.ContainElements("Created", "Updated", "Deleted"))
 
 	// Paused: neither drift repair, nor spec changes, nor pruning.
@@ -237,7 +237,8 @@ func TestDriftPruneAndPause(t *testing.T) {
 	z.Spec.Paused = false
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
 	g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(
-		"ConfigMap/reqrep-broker-zmq", "Service/reqrep-broker", "Service/reqrep-broker-headless", "StatefulSet/reqrep-broker"))
+		"ConfigMap/reqrep-broker-zmq", "Service/reqrep-broker", "Service/reqrep-broker-headless",
+		"PodDisruptionBudget/reqrep-broker", "StatefulSet/reqrep-broker"))
 }
 
 // TestNoOpReconcileWritesNothing checks that reconciling a topology whose

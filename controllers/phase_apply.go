@@ -81,7 +81,7 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	for _, c := range changes {
 		err := c.err
 		if err == nil {
-			err = r.write(ctx, s, c.obj)
+			err = r.write(ctx, s, c)
 		}
 		if namespaceTerminating(ctx, err) {
 			return nil
@@ -108,6 +108,12 @@ type change struct {
 	// err is set when the child cannot be written at all: its name is
 	// taken by an object the topology does not control.
 	err error
+	// handover is set on a workload whose spec.replicas the operator must
+	// give up in this write (see render/replicas.go): the count to hand
+	// over to render.ReplicasHandoverManager. create says the workload does
+	// not exist yet, so it is first created with that count.
+	handover *int32
+	create   bool
 }
 
 // changes lists the desired children that are missing or differ from what
@@ -129,6 +135,7 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		switch {
 		case apierrors.IsNotFound(err):
 			c.op = "Created"
+			c.handover, c.create = obj.InitialReplicas, obj.InitialReplicas != nil
 		case err != nil:
 			return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, obj.Name, err)
 		case !metav1.IsControlledBy(existing, t):
@@ -141,6 +148,11 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 			same, err := sameJSON(owned, obj.Apply)
 			if err != nil {
 				return nil, err
+			}
+			if obj.InitialReplicas != nil {
+				if c.handover, err = replicasToHandOver(owned, existing); err != nil {
+					return nil, fmt.Errorf("reading replicas of %s %s: %w", obj.Kind, obj.Name, err)
+				}
 			}
 			if same {
 				r.failures().succeeded(c.key)
@@ -217,8 +229,21 @@ func (r *ZMQTopologyReconciler) dryRun(ctx context.Context, obj render.Object) e
 }
 
 // write applies the child and records the generation the API server gave
-// a workload, against which observe detects a stale cache.
-func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, obj render.Object) error {
+// a workload, against which observe detects a stale cache. A workload
+// whose replicas the operator gives up in this write is first created with
+// its initial count (when new) and has that count handed over.
+func (r *ZMQTopologyReconciler) write(ctx context.Context, s *scope, c change) error {
+	obj := c.obj
+	if c.create {
+		if err := r.createWithReplicas(ctx, obj, *c.handover); err != nil {
+			return err
+		}
+	}
+	if c.handover != nil {
+		if err := r.handOverReplicas(ctx, s.topology.Namespace, obj, *c.handover); err != nil {
+			return err
+		}
+	}
 	if err := r.Apply(ctx, obj.Apply, client.FieldOwner(render.ManagedBy), client.ForceOwnership); err != nil {
 		return err
 	}

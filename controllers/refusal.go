@@ -104,7 +104,8 @@ func componentIndex(t *zmqv1.ZMQTopology, name string) int {
 // the child's name (derived from the topology's and the component's names),
 // a port (named after a bound socket), and anything copied from the user's
 // pod template (the same path under spec.components[i].template, when the
-// user's template has a value there).
+// user's template has a value there) or from a device's template (under
+// spec.components[i].device.template).
 func specField(t *zmqv1.ZMQTopology, ci int, obj render.Object, childField string) *field.Path {
 	comp := field.NewPath("spec", "components").Index(ci)
 	c := &t.Spec.Components[ci]
@@ -119,10 +120,20 @@ func specField(t *zmqv1.ZMQTopology, ci int, obj render.Object, childField strin
 		return comp.Child("name")
 	}
 	isWorkload := obj.Kind == render.KindDeployment || obj.Kind == render.KindStatefulSet
-	if isWorkload && c.Template != nil && len(segs) > 2 && segs[0].name == "spec" && segs[1].name == "template" && len(segs[1].keys) == 0 {
-		if user, err := toJSONMap(c.Template); err == nil {
+	// The pod template's fields come from the user's template, or from a
+	// device's device.template.
+	var src any
+	srcPath := comp.Child("template")
+	switch {
+	case c.Template != nil:
+		src = c.Template
+	case c.Device != nil && c.Device.Template != nil:
+		src, srcPath = c.Device.Template, comp.Child("device", "template")
+	}
+	if isWorkload && src != nil && len(segs) > 2 && segs[0].name == "spec" && segs[1].name == "template" && len(segs[1].keys) == 0 {
+		if user, err := toJSONMap(src); err == nil {
 			if _, found := lookup(user, segs[2:]); found {
-				p := comp.Child("template")
+				p := srcPath
 				for _, s := range segs[2:] {
 					p = s.appendTo(p)
 				}

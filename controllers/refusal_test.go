@@ -185,3 +185,24 @@ func TestParseFieldPath(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceTemplateRefusalMapsIntoIt: a field a device's template set,
+// refused by the API server, is reported at spec.components[i].device.template.
+func TestDeviceTemplateRefusalMapsIntoIt(t *testing.T) {
+	z := refusalFixture()
+	z.Spec.Components = append(z.Spec.Components, zmqv1.Component{
+		Name: "stream", Device: &zmqv1.DeviceSpec{Type: zmqv1.Streamer, Template: &zmqv1.DevicePodTemplate{
+			Spec: zmqv1.DevicePodSpec{PriorityClassName: "gold"}}},
+		Sockets: []zmqv1.Socket{
+			{Name: "frontend", Type: zmqv1.PULL, Bind: &zmqv1.BindSpec{Port: 6000}},
+			{Name: "backend", Type: zmqv1.PUSH, Bind: &zmqv1.BindSpec{Port: 6001}},
+		},
+	})
+	dev := rendered(t, z, render.KindDeployment, "pipe-stream")
+	err := invalid("Deployment", "pipe-stream", field.Forbidden(field.NewPath("spec", "template", "spec", "priorityClassName"), "no PriorityClass gold"))
+	errs := refusalErrors(z, dev, fmt.Errorf("applying: %w", err))
+	want := `spec.components[2].device.template.spec.priorityClassName: Invalid value: Deployment pipe-stream refused by the API server`
+	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Fatalf("got %v; want one error starting %s", errs, want)
+	}
+}

@@ -27,6 +27,7 @@ type sampleWant struct {
 	env          map[string]map[string]string
 	args         map[string][]string // workload -> args of its first container
 	images       map[string]string   // workload -> image of its first container
+	pdbs         []string            // PodDisruptionBudgets: the multi-replica components
 }
 
 var samples = []sampleWant{
@@ -57,6 +58,7 @@ var samples = []sampleWant{
 		},
 		args:   map[string][]string{"pipeline-worker": {"worker"}},
 		images: map[string]string{"pipeline-worker": "zmq-operator-examples:dev"},
+		pdbs:   []string{"pipeline-worker"},
 	},
 	{
 		file:         "zmq_v1alpha1_pubsub.yaml",
@@ -93,8 +95,9 @@ var samples = []sampleWant{
 				"ZMQ_IN_RCVHWM": "100000", "ZMQ_IN_SNDHWM": "10000",
 			},
 		},
-		args:   map[string][]string{"pubsub-events": {"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}},
+		args:   map[string][]string{"pubsub-events": {"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918", "--shutdown-delay", "5s", "--drain-timeout", "20s"}},
 		images: map[string]string{"pubsub-events": "zmq-sidecar:test", "pubsub-prices": "zmq-operator-examples:dev"},
+		pdbs:   []string{"pubsub-events", "pubsub-prices", "pubsub-dashboard"},
 	},
 	{
 		file:         "zmq_v1alpha1_reqrep.yaml",
@@ -107,8 +110,9 @@ var samples = []sampleWant{
 			"reqrep-client": {"ZMQ_REQUESTS_TYPE": "REQ", "ZMQ_REQUESTS_ENDPOINTS": "tcp://reqrep-broker.NS.svc.cluster.local:5570", "ZMQ_REQUESTS_LINGER": "0"},
 			"reqrep-server": {"ZMQ_REQUESTS_TYPE": "REP", "ZMQ_REQUESTS_ENDPOINTS": "tcp://reqrep-broker.NS.svc.cluster.local:5571"},
 		},
-		args:   map[string][]string{"reqrep-broker": {"device", "queue", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}},
+		args:   map[string][]string{"reqrep-broker": {"device", "queue", "--config", "/etc/zmq/topology.json", "--listen", ":9918", "--shutdown-delay", "5s", "--drain-timeout", "20s"}},
 		images: map[string]string{"reqrep-broker": "zmq-sidecar:test"},
+		pdbs:   []string{"reqrep-client", "reqrep-server"},
 	},
 }
 
@@ -151,6 +155,9 @@ func TestSamplesRender(t *testing.T) {
 			}
 			for _, c := range z.Spec.Components {
 				wantNames["ConfigMap/"+z.Name+"-"+c.Name+"-zmq"] = true
+			}
+			for _, n := range want.pdbs {
+				wantNames["PodDisruptionBudget/"+n] = true
 			}
 			g.Eventually(func() []string { return keys(childVersions(ctx, t, z)) }).Should(gomega.ConsistOf(keys(wantNames)))
 

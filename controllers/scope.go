@@ -82,9 +82,12 @@ type workload struct {
 	observedGeneration int64
 	replicas           int32 // status.replicas: pods that exist, old or new
 	updated            int32
-	ready              int32
-	available          int32
-	terminating        int32
+	// specReplicas is the workload's spec.replicas (1 when unset): the
+	// desired count of a component whose replicas someone else owns.
+	specReplicas int32
+	ready        int32
+	available    int32
+	terminating  int32
 	// updateRevision and currentRevision are a StatefulSet's: the rollout is
 	// complete when they are equal.
 	updateRevision  string
@@ -98,6 +101,7 @@ type workload struct {
 func deploymentWorkload(d *appsv1.Deployment) workload {
 	w := workload{
 		kind:               render.KindDeployment,
+		specReplicas:       specReplicas(d.Spec.Replicas),
 		generation:         d.Generation,
 		observedGeneration: d.Status.ObservedGeneration,
 		replicas:           d.Status.Replicas,
@@ -114,6 +118,7 @@ func deploymentWorkload(d *appsv1.Deployment) workload {
 func statefulSetWorkload(s *appsv1.StatefulSet) workload {
 	return workload{
 		kind:               render.KindStatefulSet,
+		specReplicas:       specReplicas(s.Spec.Replicas),
 		generation:         s.Generation,
 		observedGeneration: s.Status.ObservedGeneration,
 		replicas:           s.Status.Replicas,
@@ -123,4 +128,13 @@ func statefulSetWorkload(s *appsv1.StatefulSet) workload {
 		updateRevision:     s.Status.UpdateRevision,
 		currentRevision:    s.Status.CurrentRevision,
 	}
+}
+
+// specReplicas is a workload's spec.replicas, which the API server
+// defaults to 1.
+func specReplicas(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
 }

@@ -54,6 +54,11 @@ func observeComponent(t *zmqv1.ZMQTopology, c *zmqv1.Component, w *workload, clu
 	if w == nil || w.kind != render.WorkloadKind(c) {
 		return observed{status: st, phase: phaseMissing}
 	}
+	if !render.OwnsReplicas(c) {
+		// Someone else scales it: readiness follows their count.
+		desired = w.specReplicas
+		st.Replicas = desired
+	}
 	st.ReadyReplicas = w.ready
 	st.UpdatedReplicas = w.updated
 	switch {

@@ -154,7 +154,7 @@ func TestWebhookAllowsUnchangedInvalidSpec(t *testing.T) {
 	z.Spec.Components[1].Sockets[0].Connect.Component = "ventilator"
 	z.Finalizers = nil
 	g.Expect(k8sClient.Update(ctx, z)).To(gomega.Succeed())
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(8))
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(9))
 }
 
 // TestKubectlWebhook drives kubectl as a user would: a server-side dry run

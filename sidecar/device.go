@@ -21,13 +21,16 @@ import (
 )
 
 // runDevice runs the proxy of an operator-managed device between the
-// frontend and backend sockets of its mounted configuration, until SIGTERM;
-// then the sockets close with their linger.
+// frontend and backend sockets of its mounted configuration until SIGTERM,
+// then lets its peers go without losing messages (device_drain.go).
 func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("device", flag.ContinueOnError)
 	configPath := fs.String("config", zmqconfig.Path, "The component's resolved socket configuration.")
 	listen := fs.String("listen", ":9918", "Address of the device's /metrics; empty disables it.")
 	follow := fs.Duration("config-poll-interval", defaultFollowInterval, "How often to re-read --config to follow endpoint changes of connecting sockets.")
+	var drain drainSettings
+	fs.DurationVar(&drain.delay, "shutdown-delay", 0, "After SIGTERM, how long to keep forwarding before draining (the time for Kubernetes to stop routing new connections to the pod).")
+	fs.DurationVar(&drain.timeout, "drain-timeout", 20*time.Second, "After the delay, how long the device may take to let its peers go and forward what it holds before it closes.")
 	const usageLine = "device forwarder|streamer|queue [flags]"
 	// The device type comes first; --help may come instead of it.
 	kind, rest := "", args
@@ -72,10 +75,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 		defer stop()
 	}
 	log.Info("device running", "frontend", cfg.Socket(zmqconfig.DeviceFrontend).Endpoints, "backend", cfg.Socket(zmqconfig.DeviceBackend).Endpoints)
-	err = zmtp.Proxy(ctx, front, back)
-	fstats, bstats := front.Stats(), back.Stats()
-	log.Info("device stopping", "frontendIn", fstats.MsgsIn, "backendOut", bstats.MsgsOut, "backendIn", bstats.MsgsIn, "frontendOut", fstats.MsgsOut, "drops", fstats.Drops+bstats.Drops)
-	return err
+	return serveDevice(ctx, kind, front, back, drain, log)
 }
 
 func validDeviceKind(kind string) bool {

@@ -33,10 +33,12 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 		errs = append(errs, validateDevice(c, path)...)
 		errs = append(errs, validateEndpointUpdates(c, path)...)
 		errs = append(errs, validateTemplate(c, path)...)
+		errs = append(errs, validatePlacement(c, path)...)
 		errs = append(errs, validateConnects(c, path, byName)...)
 	}
 	errs = append(errs, validateChildNames(t)...)
 	errs = append(errs, validateExclusivePeers(t)...)
+	errs = append(errs, validateAutoscaling(t)...)
 	return errs
 }
 

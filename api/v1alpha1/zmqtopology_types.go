@@ -84,7 +84,9 @@ type Component struct {
 
 	// replicas is the number of pods. When the component binds a socket and
 	// has more than one replica it runs as a StatefulSet behind a headless
-	// Service, so that connecting sockets reach every replica.
+	// Service, so that connecting sockets reach every replica. With
+	// autoscaling.mode External it is only the count the workload is
+	// created with.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
@@ -133,6 +135,17 @@ type Component struct {
 	// +kubebuilder:default=Restart
 	EndpointUpdates EndpointUpdatePolicy `json:"endpointUpdates,omitempty"`
 
+	// autoscaling hands the component's replica count to another
+	// controller. Unset, the operator owns spec.replicas of the workload and
+	// sets it from replicas, undoing any other change.
+	// +optional
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+
+	// podDisruptionBudget controls the PodDisruptionBudget the operator
+	// renders for the component. Unset means mode Auto.
+	// +optional
+	PodDisruptionBudget *PodDisruptionBudgetSpec `json:"podDisruptionBudget,omitempty"`
+
 	// sockets are the ZeroMQ sockets the component opens. Names are unique
 	// within the component.
 	// +required
@@ -155,6 +168,111 @@ type DeviceSpec struct {
 	// 32Mi memory and a 256Mi memory limit.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// template places the device's pods: its fields are merged into the pod
+	// template the operator renders for the device. Without
+	// spec.topologySpreadConstraints, a device with more than one replica
+	// gets a soft spread over nodes (kubernetes.io/hostname, ScheduleAnyway).
+	// +optional
+	Template *DevicePodTemplate `json:"template,omitempty"`
+}
+
+// DevicePodTemplate is the part of a device's pod template a user may set.
+type DevicePodTemplate struct {
+	// spec holds the placement fields of the device's pods.
+	// +optional
+	Spec DevicePodSpec `json:"spec,omitempty"`
+}
+
+// DevicePodSpec are the scheduling fields of a device's pods, with the
+// meaning they have in a PodSpec.
+type DevicePodSpec struct {
+	// affinity is the pods' node affinity and pod (anti-)affinity.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// tolerations let the pods schedule onto nodes with matching taints.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// nodeSelector restricts the pods to nodes with these labels.
+	// +optional
+	// +mapType=atomic
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// priorityClassName is the PriorityClass of the pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// topologySpreadConstraints spread the pods over topology domains. When
+	// set they replace the operator's default soft spread over nodes.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// imagePullSecrets name Secrets for pulling the device image, before the
+	// operator's default ones (--image-pull-secrets).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+}
+
+// AutoscalingMode names who owns a component's replica count.
+// +kubebuilder:validation:Enum=External
+type AutoscalingMode string
+
+// The autoscaling modes.
+const (
+	// AutoscalingExternal leaves spec.replicas of the component's workload
+	// to another controller (a HorizontalPodAutoscaler, KEDA, kubectl
+	// scale) through the workload's scale subresource.
+	AutoscalingExternal AutoscalingMode = "External"
+)
+
+// AutoscalingSpec says who scales a component.
+type AutoscalingSpec struct {
+	// mode is External: the operator stops owning spec.replicas of the
+	// component's Deployment (its server-side apply leaves the field out),
+	// so an HPA or KEDA targeting that Deployment keeps the count it sets.
+	// replicas is only the count the Deployment is created with. Readiness
+	// and status use the Deployment's own spec.replicas. The component runs
+	// as a Deployment, and no other component may connect to its bound
+	// sockets: their endpoints list every replica, which the operator could
+	// no longer follow.
+	// +required
+	Mode AutoscalingMode `json:"mode"`
+}
+
+// PodDisruptionBudgetMode says whether a component gets a
+// PodDisruptionBudget.
+// +kubebuilder:validation:Enum=Auto;Disabled
+type PodDisruptionBudgetMode string
+
+// The PodDisruptionBudget modes.
+const (
+	// PodDisruptionBudgetAuto renders a PodDisruptionBudget with
+	// maxUnavailable 1 when the component has more than one replica or
+	// external autoscaling.
+	PodDisruptionBudgetAuto PodDisruptionBudgetMode = "Auto"
+	// PodDisruptionBudgetDisabled renders none (and deletes the one
+	// rendered before), for example to bring your own.
+	PodDisruptionBudgetDisabled PodDisruptionBudgetMode = "Disabled"
+)
+
+// PodDisruptionBudgetSpec configures a component's PodDisruptionBudget.
+type PodDisruptionBudgetSpec struct {
+	// mode is Auto (default: a PodDisruptionBudget <topology>-<component>
+	// with maxUnavailable 1 whenever the component has more than one
+	// replica or external autoscaling, so a node drain evicts its pods one
+	// at a time) or Disabled (none).
+	// +optional
+	// +kubebuilder:default=Auto
+	Mode PodDisruptionBudgetMode `json:"mode,omitempty"`
 }
 
 // Socket is one ZeroMQ socket of a component. It either binds a port or

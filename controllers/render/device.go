@@ -27,7 +27,8 @@ const nonRootUID = 65532
 // DeviceArgs are the arguments of the zmq-sidecar binary that runs device
 // type d from the mounted configuration.
 func DeviceArgs(d zmqv1.DeviceType) []string {
-	return []string{"device", strings.ToLower(string(d)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
+	args := []string{"device", strings.ToLower(string(d)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
+	return append(args, deviceShutdownArgs()...)
 }
 
 // devicePodTemplate renders the pod of an operator-managed device: one
@@ -49,6 +50,7 @@ func devicePodTemplate(c *zmqv1.Component, opts Options) *corev1ac.PodTemplateSp
 	}
 	return corev1ac.PodTemplateSpec().WithSpec(corev1ac.PodSpec().
 		WithContainers(ctr).
+		WithTerminationGracePeriodSeconds(deviceGracePeriodSeconds()).
 		WithSecurityContext(corev1ac.PodSecurityContext().
 			WithRunAsNonRoot(true).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))))

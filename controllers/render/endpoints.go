@@ -31,9 +31,12 @@ import (
 // exactly one peer) is Validate's business, in api/v1alpha1.
 
 // PerReplica reports whether c runs as a StatefulSet behind a headless
-// Service, giving each replica of its bound sockets its own DNS name.
+// Service, giving each replica of its bound sockets its own DNS name. A
+// component scaled by an external autoscaler always runs as a Deployment:
+// its kind must not follow a replica count the operator does not set (and
+// Validate lets nothing connect to it).
 func PerReplica(c *zmqv1.Component) bool {
-	return Replicas(c) > 1 && bindsAny(c)
+	return Replicas(c) > 1 && bindsAny(c) && !c.ExternalReplicas()
 }
 
 // ConnectsToEachReplica reports whether a socket of the connecting type

@@ -44,6 +44,9 @@ func PodTemplate(t *zmqv1.ZMQTopology, c *zmqv1.Component, cfg *zmqconfig.Config
 		injectSockets(&tpl.Spec.Containers[i], envVars(env), unset)
 	}
 	addBoundPorts(tpl.Spec, c)
+	if err := placePods(tpl.Spec, t, c); err != nil {
+		return nil, err
+	}
 	addPullSecrets(tpl.Spec, opts.DefaultImagePullSecrets)
 	if sc := sidecarContainer(t, c, opts); sc != nil {
 		tpl.Spec.InitContainers = append(tpl.Spec.InitContainers, *sc)

@@ -33,16 +33,18 @@ type Kind string
 
 // The kinds of child objects, in the order they are applied.
 const (
-	KindConfigMap   Kind = "ConfigMap"
-	KindService     Kind = "Service"
-	KindDeployment  Kind = "Deployment"
-	KindStatefulSet Kind = "StatefulSet"
+	KindConfigMap           Kind = "ConfigMap"
+	KindService             Kind = "Service"
+	KindPodDisruptionBudget Kind = "PodDisruptionBudget"
+	KindDeployment          Kind = "Deployment"
+	KindStatefulSet         Kind = "StatefulSet"
 )
 
 // Kinds lists every kind of child, in apply order: configuration first, so
 // that pods find their ConfigMap when they start; Services next, so that
-// names resolve; workloads last.
-var Kinds = []Kind{KindConfigMap, KindService, KindDeployment, KindStatefulSet}
+// names resolve; disruption budgets before the pods they protect;
+// workloads last.
+var Kinds = []Kind{KindConfigMap, KindService, KindPodDisruptionBudget, KindDeployment, KindStatefulSet}
 
 // Object is one desired child.
 type Object struct {
@@ -52,6 +54,10 @@ type Object struct {
 	// Apply is the server-side apply configuration of the object, one of
 	// the typed apply configurations of client-go.
 	Apply runtime.ApplyConfiguration
+	// InitialReplicas is set on a workload whose spec.replicas the
+	// operator does not own (Apply leaves it out): the count to create it
+	// with and to hand over to ReplicasHandoverManager (see replicas.go).
+	InitialReplicas *int32
 }
 
 // Render returns every child object of a valid topology, ordered by Kinds
@@ -66,10 +72,14 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		byKind[KindConfigMap] = append(byKind[KindConfigMap], Object{KindConfigMap, *cm.Name, c.Name, cm})
+		byKind[KindConfigMap] = append(byKind[KindConfigMap], Object{Kind: KindConfigMap, Name: *cm.Name, Component: c.Name, Apply: cm})
 
 		for _, svc := range Services(t, c) {
-			byKind[KindService] = append(byKind[KindService], Object{KindService, *svc.Name, c.Name, svc})
+			byKind[KindService] = append(byKind[KindService], Object{Kind: KindService, Name: *svc.Name, Component: c.Name, Apply: svc})
+		}
+		if WantsPodDisruptionBudget(c) {
+			pdb := PodDisruptionBudget(t, c)
+			byKind[KindPodDisruptionBudget] = append(byKind[KindPodDisruptionBudget], Object{Kind: KindPodDisruptionBudget, Name: *pdb.Name, Component: c.Name, Apply: pdb})
 		}
 
 		tpl, err := PodTemplate(t, c, cfg, opts)
@@ -78,10 +88,10 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 		}
 		if PerReplica(c) {
 			sts := StatefulSet(t, c, tpl)
-			byKind[KindStatefulSet] = append(byKind[KindStatefulSet], Object{KindStatefulSet, *sts.Name, c.Name, sts})
+			byKind[KindStatefulSet] = append(byKind[KindStatefulSet], Object{Kind: KindStatefulSet, Name: *sts.Name, Component: c.Name, Apply: sts})
 		} else {
 			d := Deployment(t, c, tpl)
-			byKind[KindDeployment] = append(byKind[KindDeployment], Object{KindDeployment, *d.Name, c.Name, d})
+			byKind[KindDeployment] = append(byKind[KindDeployment], Object{Kind: KindDeployment, Name: *d.Name, Component: c.Name, Apply: d, InitialReplicas: InitialReplicas(c)})
 		}
 	}
 	var out []Object

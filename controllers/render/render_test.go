@@ -181,7 +181,7 @@ func TestDevicePodTemplate(t *testing.T) {
 	if *ctr.Image != "sidecar:1" || *ctr.ImagePullPolicy != corev1.PullNever {
 		t.Errorf("image = %s %s", *ctr.Image, *ctr.ImagePullPolicy)
 	}
-	if want := []string{"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918"}; !reflect.DeepEqual(ctr.Args, want) {
+	if want := []string{"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918", "--shutdown-delay", "5s", "--drain-timeout", "20s"}; !reflect.DeepEqual(ctr.Args, want) {
 		t.Errorf("args = %q; want %q", ctr.Args, want)
 	}
 	if len(ctr.Ports) != 3 || *ctr.Ports[0].Name != "zmq-device" || *ctr.Ports[1].Name != "frontend" || *ctr.Ports[2].ContainerPort != 7002 {
@@ -208,6 +208,7 @@ func TestRender(t *testing.T) {
 	want := []string{
 		"ConfigMap/t-pub-zmq", "ConfigMap/t-fwd-zmq", "ConfigMap/t-sub-zmq",
 		"Service/t-pub", "Service/t-pub-headless", "Service/t-fwd", "Service/t-fwd-headless",
+		"PodDisruptionBudget/t-pub", "PodDisruptionBudget/t-fwd",
 		"Deployment/t-sub",
 		"StatefulSet/t-pub", "StatefulSet/t-fwd",
 	}

@@ -10,15 +10,22 @@ import (
 )
 
 // Deployment renders the workload of a component whose bound sockets (if
-// any) are reached through one ClusterIP Service.
+// any) are reached through one ClusterIP Service. spec.replicas is left out
+// when another controller owns it (see OwnsReplicas).
 func Deployment(t *zmqv1.ZMQTopology, c *zmqv1.Component, tpl *corev1ac.PodTemplateSpecApplyConfiguration) *appsv1ac.DeploymentApplyConfiguration {
+	spec := appsv1ac.DeploymentSpec().
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(t, c))).
+		WithTemplate(tpl)
+	if OwnsReplicas(c) {
+		spec.WithReplicas(Replicas(c))
+	}
+	if s := rolloutStrategy(c); s != nil {
+		spec.WithStrategy(s)
+	}
 	return appsv1ac.Deployment(ObjectName(t, c), t.Namespace).
 		WithLabels(Labels(t, c)).
 		WithOwnerReferences(ownerReference(t)).
-		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(Replicas(c)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(t, c))).
-			WithTemplate(tpl))
+		WithSpec(spec)
 }
 
 // StatefulSet renders the workload of a per-replica component (see
@@ -30,7 +37,7 @@ func StatefulSet(t *zmqv1.ZMQTopology, c *zmqv1.Component, tpl *corev1ac.PodTemp
 		WithLabels(Labels(t, c)).
 		WithOwnerReferences(ownerReference(t)).
 		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(Replicas(c)).
+			WithReplicas(Replicas(c)). // never external: see PerReplica
 			WithServiceName(HeadlessServiceName(t, c)).
 			WithPodManagementPolicy(appsv1.ParallelPodManagement).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(t, c))).

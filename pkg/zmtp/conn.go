@@ -94,6 +94,12 @@ type conn struct {
 	peerTTL atomic.Int64 // nanoseconds, from the peer's PING
 	hbOnce  sync.Once
 
+	// Graceful close (drain.go): peerDone is set when the peer shut its
+	// sending side at a message boundary; shutWr (guarded by outMu) when
+	// this side drains the connection.
+	peerDone atomic.Bool
+	shutWr   bool
+
 	msgSlab   [][]byte
 	done      chan struct{}
 	closeOnce sync.Once
@@ -238,7 +244,7 @@ func (c *conn) fail(err error) {
 // (hwm <= 0: unbounded). It never blocks.
 func (c *conn) enqueue(m Msg, hwm int) bool {
 	c.outMu.Lock()
-	if c.closed() || (hwm > 0 && len(c.out) >= hwm) {
+	if c.closed() || c.shutWr || c.peerDone.Load() || (hwm > 0 && len(c.out) >= hwm) {
 		c.outMu.Unlock()
 		return false
 	}
@@ -303,8 +309,15 @@ func (c *conn) writeLoop() {
 // buffered writer.
 func (c *conn) writeQueued() ([]Msg, error) {
 	for {
+		if c.peerDone.Load() {
+			return nil, c.finishWrites()
+		}
 		c.outMu.Lock()
 		for len(c.out) == 0 && len(c.ctl) == 0 {
+			if c.peerDone.Load() {
+				c.outMu.Unlock()
+				return nil, c.finishWrites()
+			}
 			if c.bw.Buffered() > 0 {
 				c.outMu.Unlock()
 				if err := c.bw.Flush(); err != nil {
@@ -317,6 +330,10 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			if c.drainCh != nil {
 				close(c.drainCh)
 				c.drainCh = nil
+			}
+			if c.shutWr {
+				c.outMu.Unlock()
+				return nil, c.closeWrite()
 			}
 			c.writerIdle = true
 			c.outMu.Unlock()
@@ -423,6 +440,12 @@ func (c *conn) readLoop() {
 		if err != nil {
 			if errors.Is(err, ErrFrameTooLarge) {
 				c.s.stats.oversize.Add(1)
+			}
+			if err == io.EOF && len(cur) == 0 {
+				// The peer shut its sending side between messages: it
+				// may still be reading (drain.go).
+				c.peerFinished()
+				return
 			}
 			c.fail(err)
 			return

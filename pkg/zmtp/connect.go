@@ -80,6 +80,11 @@ func (s *Socket) dialLoop(d *dial, network, addr string) {
 	b := backoff{min: s.opts.reconnectMin, max: s.opts.reconnectMax}
 	b.reset()
 	for {
+		select {
+		case <-s.drainStart:
+			return
+		default:
+		}
 		if c := s.dialOnce(d.ctx, network, addr); c != nil {
 			if !s.hold(d, c) {
 				// Disconnected while the handshake ran.
@@ -97,6 +102,8 @@ func (s *Socket) dialLoop(d *dial, network, addr string) {
 		}
 		select {
 		case <-d.ctx.Done():
+			return
+		case <-s.drainStart:
 			return
 		case <-time.After(jitter(b.next())):
 		}
@@ -135,6 +142,7 @@ func (s *Socket) dialOnce(ctx context.Context, network, addr string) *conn {
 	if err != nil {
 		return nil
 	}
+	defer s.handshaking()()
 	c := s.handshakeConn(nc)
 	if c == nil || !s.attach(c) {
 		return nil

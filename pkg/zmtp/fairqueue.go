@@ -19,6 +19,9 @@ type fairQueue struct {
 	notify  chan struct{}
 	hwm     int
 	closing <-chan struct{}
+	// drained is closed when a draining socket has no peer left: pop then
+	// returns ErrDrained instead of waiting once the queue is empty.
+	drained <-chan struct{}
 }
 
 func newFairQueue(hwm int, closing <-chan struct{}) *fairQueue {
@@ -108,7 +111,11 @@ var errStopped = errors.New("zmtp: wait stopped")
 
 // pop waits for the next message, honouring ctx and socket close.
 func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
-	return q.popUntil(ctx, nil)
+	c, m, err := q.popUntil(ctx, q.drained)
+	if err == errStopped {
+		err = ErrDrained
+	}
+	return c, m, err
 }
 
 // popUntil is pop that also gives up, with errStopped, once stop is closed

@@ -245,6 +245,14 @@ type Socket struct {
 	dialStop  context.CancelFunc
 	wg        sync.WaitGroup
 	stats     counters
+
+	// Draining (drain.go): draining is set, and drainStart closed, by
+	// StopAccepting; drained is closed once no connection is left.
+	draining    bool
+	pending     int // handshakes under way, which a drain waits for
+	drainStart  chan struct{}
+	drained     chan struct{}
+	drainedOnce sync.Once
 }
 
 // NewSocket creates a socket of type t.
@@ -258,8 +266,10 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 			connectTimeout: DefaultConnectTimeout, dialer: &net.Dialer{},
 			clock: realClock{},
 		},
-		conns:   map[*conn]struct{}{},
-		closing: make(chan struct{}),
+		conns:      map[*conn]struct{}{},
+		closing:    make(chan struct{}),
+		drainStart: make(chan struct{}),
+		drained:    make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(&s.opts)
@@ -280,6 +290,7 @@ func NewSocket(t SocketType, opts ...Option) (*Socket, error) {
 	}
 	s.dialCtx, s.dialStop = context.WithCancel(context.Background())
 	s.fq = newFairQueue(s.opts.recvHWM, s.closing)
+	s.fq.drained = s.drained
 	s.lb = newLoadBalancer(s.opts.sendHWM, s.closing)
 	s.dist = &distributor{hwm: s.opts.sendHWM}
 	switch t {
@@ -467,8 +478,10 @@ func (s *Socket) acceptLoop(ln net.Listener) {
 		s.mu.Unlock()
 		// The handshake runs in its own goroutine with a deadline: a silent
 		// client never delays other peers.
+		done := s.handshaking()
 		go func() {
 			defer s.wg.Done()
+			defer done()
 			if c := s.handshakeConn(nc); c != nil {
 				s.attach(c)
 			}
@@ -522,7 +535,13 @@ func (s *Socket) attach(c *conn) bool {
 	s.conns[c] = struct{}{}
 	_, c.unacked.on = s.pat.(requeuer)
 	s.wg.Add(2)
+	draining := s.draining
 	s.mu.Unlock()
+	if draining {
+		// A handshake that was under way when the drain began: the peer
+		// may already have sent messages, so take them, then let it go.
+		c.halfClose()
+	}
 	go c.readLoop()
 	go c.writeLoop()
 	if s.opts.heartbeat.Interval > 0 && c.minor >= 1 {

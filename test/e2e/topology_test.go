@@ -60,7 +60,7 @@ func TestPipeline(t *testing.T) {
 	// collector.
 	mustKubectl(ctx, t, "-n", ns, "delete", "zt", "pipeline")
 	eventually(t, 2*time.Minute, "children garbage-collected", func() error {
-		out := mustKubectl(ctx, t, "-n", ns, "get", "deployments,statefulsets,services,configmaps,pods",
+		out := mustKubectl(ctx, t, "-n", ns, "get", "deployments,statefulsets,services,configmaps,poddisruptionbudgets,pods",
 			"-l", "zmq.topology.dev/topology=pipeline", "-o", "name")
 		if strings.TrimSpace(out) != "" {
 			return fmt.Errorf("left: %s", out)

@@ -4,15 +4,16 @@
 // go-zeromq/zmq4 server), logs what it does, and serves its counters as JSON
 // on /stats so that tests can check delivery:
 //
-//	zmq-example ventilator|worker|sink|publisher|subscriber|client|server [flags]
+//	zmq-example ventilator|worker|sink|publisher|subscriber|client|server|replier [flags]
 //	zmq-example version
 //
 // --delay postpones opening the sockets, to show readiness following the
 // bind.
 //
 // Producers (ventilator, publisher, client) send at --rate messages per
-// second; POST /pause and /resume stop and restart them, so a test can
-// compare what was sent with what arrived once traffic is quiet.
+// second, numbered from 0, and stop after --count messages (0: never);
+// POST /pause and /resume stop and restart them, so a test can compare
+// what was sent with what arrived once traffic is quiet.
 package main
 
 import (
@@ -45,6 +46,7 @@ var roles = map[string]role{
 	"subscriber": runSubscriber,
 	"client":     runClient,
 	"server":     runServer, // go-zeromq/zmq4
+	"replier":    runReplier,
 }
 
 // app is what every role shares: flags, the stats document and the
@@ -53,6 +55,7 @@ type app struct {
 	host   string
 	config string // the mounted socket configuration
 	rate   float64
+	count  int // messages a producer sends; 0: no limit
 	topics []string
 	paused atomic.Bool
 	work   time.Duration // time a worker spends on each task
@@ -66,7 +69,7 @@ type app struct {
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usageLine = "usage: zmq-example ventilator|worker|sink|publisher|subscriber|client|server [--rate N] [--topic T]... [--stats-addr :8080] [--config FILE] [--delay D]\n       zmq-example version"
+const usageLine = "usage: zmq-example ventilator|worker|sink|publisher|subscriber|client|server|replier [--rate N] [--count N] [--topic T]... [--stats-addr :8080] [--config FILE] [--delay D]\n       zmq-example version"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -96,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	a := &app{stats: map[string]any{"role": name}}
 	fs.Float64Var(&a.rate, "rate", 50, "Messages per second a producer sends.")
+	fs.IntVar(&a.count, "count", 0, "Messages a producer sends before it stops (0: no limit); /stats says done when it has.")
 	fs.Func("topic", "A topic to publish or subscribe to (repeatable).", func(s string) error { a.topics = append(a.topics, s); return nil })
 	statsAddr := fs.String("stats-addr", ":8080", "Address of the /stats endpoint.")
 	fs.StringVar(&a.config, "config", zmqconfig.Path, "The socket configuration the operator mounts.")
@@ -163,11 +167,18 @@ func (a *app) serve(ctx context.Context, addr string) {
 	}
 }
 
-// tick calls send at the configured rate while not paused, until ctx ends.
+// tick calls send at the configured rate while not paused, until ctx ends
+// or, with --count, until send succeeded count times; then it marks the
+// stats done and waits for ctx (the pod stays up to be asked).
 func (a *app) tick(ctx context.Context, send func(seq int) error) error {
 	t := time.NewTicker(time.Duration(float64(time.Second) / a.rate))
 	defer t.Stop()
 	for seq := 0; ; {
+		if a.count > 0 && seq >= a.count {
+			a.update(func(s map[string]any) { s["done"] = true })
+			<-ctx.Done()
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil

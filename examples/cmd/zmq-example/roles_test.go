@@ -45,7 +45,13 @@ func writeConfig(t *testing.T, component string, sockets ...zmqconfig.Socket) st
 // start runs a role until the test ends.
 func start(t *testing.T, name, host, config string, rate float64, topics ...string) *app {
 	t.Helper()
-	a := &app{host: host, config: config, rate: rate, topics: topics, stats: map[string]any{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return startCounted(t, name, host, config, rate, 0, topics...)
+}
+
+// startCounted runs a role that stops producing after count messages.
+func startCounted(t *testing.T, name, host, config string, rate float64, count int, topics ...string) *app {
+	t.Helper()
+	a := &app{host: host, config: config, rate: rate, count: count, topics: topics, stats: map[string]any{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -243,4 +249,71 @@ func startWith(t *testing.T, name, host, config string, set func(*app)) *app {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return a
+}
+
+// TestCountedPipeline: a ventilator with --count sends exactly that many
+// numbered tasks and says done; the sink counts each once.
+func TestCountedPipeline(t *testing.T) {
+	tasks, results := freePort(t), freePort(t)
+	tcp := func(p int32) []string { return []string{fmt.Sprintf("tcp://127.0.0.1:%d", p)} }
+	sink := start(t, "sink", "sink-0", writeConfig(t, "sink",
+		zmqconfig.Socket{Name: "results", Type: "PULL", Bind: true, Port: results, Endpoints: tcp(results)}), 0)
+	start(t, "worker", "worker-a", writeConfig(t, "worker",
+		zmqconfig.Socket{Name: "tasks", Type: "PULL", Endpoints: tcp(tasks)},
+		zmqconfig.Socket{Name: "results", Type: "PUSH", Endpoints: tcp(results)}), 0)
+	vent := startCounted(t, "ventilator", "vent-0", writeConfig(t, "ventilator",
+		zmqconfig.Socket{Name: "tasks", Type: "PUSH", Bind: true, Port: tasks, Endpoints: tcp(tasks)}), 2000, 300)
+	waitFor(t, "the ventilator done", func() bool { d, _ := stat(vent, "done").(bool); return d })
+	if n := stat(vent, "sent").(int); n != 300 {
+		t.Fatalf("ventilator sent %d; want exactly 300", n)
+	}
+	waitFor(t, "300 tasks at the sink", func() bool { n, _ := stat(sink, "received").(int); return n == 300 })
+	time.Sleep(200 * time.Millisecond)
+	if n := stat(sink, "received").(int); n != 300 {
+		t.Fatalf("sink received %d distinct tasks; want 300", n)
+	}
+	if d := stat(sink, "duplicates").(int); d != 0 {
+		t.Errorf("%d duplicates", d)
+	}
+}
+
+// TestClientRetriesWhenThePeerLeaves: the client's request goes to a REP
+// that leaves without replying; the REQ reports ErrPeerGone, and the
+// client asks again (through the other endpoint), so no reply is lost.
+func TestClientRetriesWhenThePeerLeaves(t *testing.T) {
+	ctx := context.Background()
+	leaver, err := zmtp.NewSocket(zmtp.REP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaverEP, err := leaver.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	replier := start(t, "replier", "replier-0", writeConfig(t, "replier",
+		zmqconfig.Socket{Name: "requests", Type: "REP", Bind: true, Port: port, Endpoints: []string{ep}}), 0)
+	// The leaver takes the first request and goes without replying.
+	go func() {
+		if _, err := leaver.Recv(ctx); err == nil {
+			leaver.Close()
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	client := startCounted(t, "client", "client-0", writeConfig(t, "client",
+		zmqconfig.Socket{Name: "requests", Type: "REQ", Endpoints: []string{leaverEP, ep}}), 100, 20)
+	waitFor(t, "the client done", func() bool { d, _ := stat(client, "done").(bool); return d })
+	if n, _ := stat(client, "replies").(int); n != 20 {
+		t.Errorf("%d replies; want 20", n)
+	}
+	if n, _ := stat(client, "lost").(int); n != 0 {
+		t.Errorf("%d lost", n)
+	}
+	if n, _ := stat(client, "retries").(int); n < 1 {
+		t.Errorf("%d retries; want at least 1 (the leaver's)", n)
+	}
+	if n, _ := stat(replier, "served").(int); n < 20 {
+		t.Errorf("replier served %d", n)
+	}
 }
