@@ -99,8 +99,10 @@ func (a *BacklogAutoscaler) Start(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, a.Period)
-		if err := a.pass(pctx, time.Now()); err != nil {
+		// A pass that outlives the period delays the next one (the ticker
+		// drops ticks); 5 s covers a cold cache.
+		pctx, cancel := context.WithTimeout(ctx, max(a.Period, 5*time.Second))
+		if err := a.pass(pctx, time.Now()); err != nil && ctx.Err() == nil {
 			log.Error(err, "autoscaling pass")
 		}
 		cancel()

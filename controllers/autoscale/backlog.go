@@ -28,8 +28,8 @@ import (
 // therefore the sum of
 //
 //   - ReceiveQueueBytes of every fresh pod of the component, over its
-//     connecting sockets of a load-balanced input type (PULL, REP, DEALER),
-//     and
+//     connecting sockets of a load-balanced input type
+//     (zmqv1.BacklogInputTypes: PULL, REP, DEALER), and
 //   - SendQueueBytes of the bound socket each of those sockets connects to
 //     (spec connect.component/connect.socket), over that binder's fresh
 //     pods, when the component is the only one that connects to it: the
@@ -74,10 +74,6 @@ func (m Measurement) Sample() Sample {
 	return Sample{Time: m.Time, Backlog: float64(m.Backlog()), Complete: m.Complete}
 }
 
-// loadBalancedInput lists the socket types through which replicas share
-// incoming work.
-var loadBalancedInput = map[string]bool{string(zmqv1.PULL): true, string(zmqv1.REP): true, string(zmqv1.DEALER): true}
-
 // Measure computes the backlog of the named component of t from the link
 // poller's queue snapshot of t's pods (linkpoll.Poller.Queues).
 func Measure(t *zmqv1.ZMQTopology, component string, pods []linkpoll.PodQueues, now time.Time) Measurement {
@@ -95,7 +91,7 @@ func Measure(t *zmqv1.ZMQTopology, component string, pods []linkpoll.PodQueues, 
 	inputs := map[string]bool{}              // the component's input sockets
 	upstream := map[string]map[string]bool{} // binder component -> bound sockets
 	for _, s := range comp.Sockets {
-		if s.Connect == nil || !loadBalancedInput[string(s.Type)] {
+		if s.Connect == nil || !zmqv1.IsBacklogInput(s.Type) {
 			continue
 		}
 		inputs[s.Name] = true
