@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
@@ -73,6 +74,20 @@ func TestAdmissionRejectsInvalidTopologies(t *testing.T) {
 			[]string{"spec.socketDefaults.maxMsgSize", "should be greater than or equal to -1"}},
 		{"negative connect timeout", func(z *zmqv1.ZMQTopology) { z.Spec.SocketDefaults.ConnectTimeoutMillis = ptr.To[int32](-1) },
 			[]string{"spec.socketDefaults.connectTimeoutMillis", "should be greater than or equal to 0"}},
+		{"backlog autoscaling without maxReplicas and target", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog}
+		}, []string{"spec.components[1].autoscaling", "mode Backlog needs maxReplicas and targetBacklogPerReplica"}},
+		{"backlog autoscaling with minReplicas above maxReplicas", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog,
+				MinReplicas: ptr.To[int32](4), MaxReplicas: ptr.To[int32](2), TargetBacklogPerReplica: ptr.To(resource.MustParse("64Ki"))}
+		}, []string{"spec.components[1].autoscaling.maxReplicas", "minReplicas must not exceed maxReplicas"}},
+		{"backlog fields under External", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingExternal, MaxReplicas: ptr.To[int32](2)}
+		}, []string{"spec.components[1].autoscaling", "apply to mode Backlog only"}},
+		{"backlog stabilization window above an hour", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog, MaxReplicas: ptr.To[int32](2),
+				TargetBacklogPerReplica: ptr.To(resource.MustParse("64Ki")), StabilizationWindowSeconds: ptr.To[int32](3601)}
+		}, []string{"spec.components[1].autoscaling.stabilizationWindowSeconds", "should be less than or equal to 3600"}},
 		{"no components", func(z *zmqv1.ZMQTopology) { z.Spec.Components = nil },
 			[]string{"spec.components", "Required value"}},
 		{"name too long for child names", func(z *zmqv1.ZMQTopology) { z.Name = strings.Repeat("n", 31) },
