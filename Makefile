@@ -111,10 +111,11 @@ bench: build ## Throughput of pkg/zmtp vs libzmq vs go-zeromq/zmq4, the sidecar 
 ##@ Docs
 
 .PHONY: docs
-docs: ## Draw the README's picture docs/pubsub.svg from the captured sample docs/pubsub.yaml (kubectl zmq graph -f, offline) with Graphviz.
+docs: ## Draw the README's picture docs/pubsub.svg from the captured sample docs/pubsub.yaml (kubectl zmq graph -f, offline) with Graphviz, and plot docs/autoscaling.png from the e2e run's docs/autoscaling.csv with gnuplot.
 	hack/prereqs.sh docs
 	go run ./cmd/kubectl-zmq graph -f docs/pubsub.yaml -o dot > docs/pubsub.dot
 	dot -Tsvg docs/pubsub.dot -o docs/pubsub.svg
+	gnuplot docs/autoscaling.gp
 
 N ?= 50,200,1000
 KWOK := $(CURDIR)/bin/kwok

@@ -69,6 +69,7 @@ func run() error {
 		operatorNamespace       string
 		operatorPodSelector     string
 		metricsNamespaces       string
+		autoscalePeriod         time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to authenticated and authorized clients only (false: plain HTTP to anyone): a bearer token allowed to get the /metrics non-resource URL (the metrics-reader ClusterRole).")
@@ -97,6 +98,7 @@ func run() error {
 	flag.StringVar(&operatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the operator's pods, which the topologies' NetworkPolicies let reach every pod's sidecar port (status polling); defaults to $POD_NAMESPACE. Empty: no such peer.")
 	flag.StringVar(&operatorPodSelector, "operator-pod-selector", defaultOperatorPodSelector, "Labels (k=v,...) of the operator's pods in --operator-namespace, for the topologies' NetworkPolicies.")
 	flag.StringVar(&metricsNamespaces, "metrics-namespace-selector", "", "Label selector of the namespaces whose pods (Prometheus) the topologies' NetworkPolicies let scrape the sidecar and device metrics ports, such as 'kubernetes.io/metadata.name=monitoring'. Empty: none.")
+	flag.DurationVar(&autoscalePeriod, "autoscale-period", linkpoll.DefaultPeriod, "How often the backlog autoscaler decides the replicas of components with autoscaling.mode Backlog (their rate limits are per period); at least --link-poll-period, which it needs (0 disables it).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	if exit, err := parseCommandLine(flag.CommandLine, os.Args[1:], os.Stdout); exit || err != nil {
@@ -208,6 +210,17 @@ func run() error {
 		}
 		if err := mgr.Add(poller); err != nil {
 			return fmt.Errorf("adding the link poller: %w", err)
+		}
+	}
+	if poller != nil && autoscalePeriod > 0 {
+		if err := mgr.Add(&controllers.BacklogAutoscaler{
+			Client:     mgr.GetClient(),
+			Queues:     poller,
+			Recorder:   mgr.GetEventRecorder("zmq-operator-autoscaler"),
+			Period:     max(autoscalePeriod, linkPoll.Period),
+			Registerer: metrics.Registry,
+		}); err != nil {
+			return fmt.Errorf("adding the backlog autoscaler: %w", err)
 		}
 	}
 	unlabelled, err := controllers.NewUnlabelledCache(mgr, namespaces...)

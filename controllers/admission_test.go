@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -85,6 +86,20 @@ func TestAdmissionRejectsInvalidTopologies(t *testing.T) {
 		{"allowFrom ipBlock that is not a CIDR", func(z *zmqv1.ZMQTopology) {
 			z.Spec.Components[0].Sockets[0].Bind.AllowFrom = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.1"}}}
 		}, []string{"spec.components[0].sockets[0].bind.allowFrom[0].ipBlock.cidr", "must be a CIDR"}},
+		{"backlog autoscaling without maxReplicas and target", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog}
+		}, []string{"spec.components[1].autoscaling", "mode Backlog needs maxReplicas and targetBacklogPerReplica"}},
+		{"backlog autoscaling with minReplicas above maxReplicas", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog,
+				MinReplicas: ptr.To[int32](4), MaxReplicas: ptr.To[int32](2), TargetBacklogPerReplica: ptr.To(resource.MustParse("64Ki"))}
+		}, []string{"spec.components[1].autoscaling.maxReplicas", "minReplicas must not exceed maxReplicas"}},
+		{"backlog fields under External", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingExternal, MaxReplicas: ptr.To[int32](2)}
+		}, []string{"spec.components[1].autoscaling", "apply to mode Backlog only"}},
+		{"backlog stabilization window above an hour", func(z *zmqv1.ZMQTopology) {
+			z.Spec.Components[1].Autoscaling = &zmqv1.AutoscalingSpec{Mode: zmqv1.AutoscalingBacklog, MaxReplicas: ptr.To[int32](2),
+				TargetBacklogPerReplica: ptr.To(resource.MustParse("64Ki")), StabilizationWindowSeconds: ptr.To[int32](3601)}
+		}, []string{"spec.components[1].autoscaling.stabilizationWindowSeconds", "should be less than or equal to 3600"}},
 		{"no components", func(z *zmqv1.ZMQTopology) { z.Spec.Components = nil },
 			[]string{"spec.components", "Required value"}},
 		{"name too long for child names", func(z *zmqv1.ZMQTopology) { z.Name = strings.Repeat("n", 31) },

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,9 @@ var (
 
 // linkPollPeriod is the link poller's period in the suite.
 const linkPollPeriod = 300 * time.Millisecond
+
+// autoscalePeriod is the backlog autoscaler's period in the suite.
+const autoscalePeriod = 400 * time.Millisecond
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
@@ -162,6 +166,10 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 		return nil, err
 	}
 	if err := mgr.Add(linkPoller); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&BacklogAutoscaler{Client: mgr.GetClient(), Queues: linkPoller, Recorder: mgr.GetEventRecorder("zmq-operator-autoscaler"),
+		Period: autoscalePeriod, Registerer: prometheus.NewPedanticRegistry()}); err != nil {
 		return nil, err
 	}
 	unlabelled, err := NewUnlabelledCache(mgr)

@@ -16,7 +16,8 @@
 #                            queue (the NetworkPolicy enforcer needs it).
 #   hack/prereqs.sh docs     make, git, graphviz (`make docs` draws with dot;
 #                            the test mode needs it too: the plugin's DOT is
-#                            rendered by the unit and e2e tests).
+#                            rendered by the unit and e2e tests), gnuplot
+#                            (`make docs` plots docs/autoscaling.png).
 #
 # The Go toolchain is checked in every mode against go.mod's go line.
 # Exit status: 0 when everything is present (or was installed), 1 otherwise,
@@ -61,6 +62,9 @@ if [ "$mode" = test ]; then
 fi
 if [ "$mode" = test ] || [ "$mode" = docs ]; then
   have dot || need+=(graphviz)
+fi
+if [ "$mode" = docs ]; then
+  have gnuplot || need+=(gnuplot-nox)
 fi
 
 # The single-node cluster (e2e suite, demo, cluster-up): container runtime,

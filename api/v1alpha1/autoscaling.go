@@ -6,15 +6,24 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// ExternalReplicas reports whether another controller owns the component's
-// replica count (autoscaling.mode External): the operator then leaves
-// spec.replicas of its workload alone after creating it.
+// ExternalReplicas reports whether something other than the reconciler's
+// apply owns the component's replica count: another controller
+// (autoscaling.mode External) or the operator's backlog autoscaler
+// (mode Backlog), both through the workload's scale subresource. The
+// reconciler then leaves spec.replicas of its workload alone after
+// creating it.
 func (c *Component) ExternalReplicas() bool {
-	return c.Autoscaling != nil && c.Autoscaling.Mode == AutoscalingExternal
+	return c.Autoscaling != nil && (c.Autoscaling.Mode == AutoscalingExternal || c.Autoscaling.Mode == AutoscalingBacklog)
 }
 
-// validateAutoscaling checks that a component handed to an external scaler
-// can be scaled without the operator: none of its sockets is a PAIR (one
+// BacklogAutoscaled reports whether the operator scales the component on
+// its backlog (autoscaling.mode Backlog).
+func (c *Component) BacklogAutoscaled() bool {
+	return c.Autoscaling != nil && c.Autoscaling.Mode == AutoscalingBacklog
+}
+
+// validateAutoscaling checks that a component handed to a scaler (External
+// or Backlog) can be scaled without re-rendering anything: none of its sockets is a PAIR (one
 // replica at most), and no component of the topology connects to its bound
 // sockets, whose connectors list one endpoint per replica and so would have
 // to be re-rendered (and restarted) on every scale. Components that only
@@ -27,9 +36,15 @@ func validateAutoscaling(t *ZMQTopology) field.ErrorList {
 		if c.Autoscaling == nil {
 			continue
 		}
-		mp := comps.Index(i).Child("autoscaling", "mode")
-		if c.Autoscaling.Mode != AutoscalingExternal {
-			errs = append(errs, field.NotSupported(mp, c.Autoscaling.Mode, []AutoscalingMode{AutoscalingExternal}))
+		ap := comps.Index(i).Child("autoscaling")
+		mp := ap.Child("mode")
+		switch c.Autoscaling.Mode {
+		case AutoscalingExternal:
+			errs = append(errs, validateBacklogFieldsUnset(c.Autoscaling, ap)...)
+		case AutoscalingBacklog:
+			errs = append(errs, validateBacklog(c, ap)...)
+		default:
+			errs = append(errs, field.NotSupported(mp, c.Autoscaling.Mode, []AutoscalingMode{AutoscalingExternal, AutoscalingBacklog}))
 			continue
 		}
 		for _, s := range c.Sockets {
@@ -40,7 +55,7 @@ func validateAutoscaling(t *ZMQTopology) field.ErrorList {
 		}
 		for _, from := range connectorsOf(t, c.Name) {
 			errs = append(errs, field.Invalid(mp, c.Autoscaling.Mode,
-				fmt.Sprintf("%s connects to this component, and its endpoints follow this component's replicas, which an external scaler would change without the operator", from)))
+				fmt.Sprintf("%s connects to this component, and its endpoints follow this component's replicas, which a scaler would change without re-rendering them", from)))
 		}
 	}
 	return errs

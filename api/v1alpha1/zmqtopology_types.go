@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -94,8 +95,7 @@ type Component struct {
 	// replicas is the number of pods. When the component binds a socket and
 	// has more than one replica it runs as a StatefulSet behind a headless
 	// Service, so that connecting sockets reach every replica. With
-	// autoscaling.mode External it is only the count the workload is
-	// created with.
+	// autoscaling it is only the count the workload is created with.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
@@ -145,8 +145,9 @@ type Component struct {
 	EndpointUpdates EndpointUpdatePolicy `json:"endpointUpdates,omitempty"`
 
 	// autoscaling hands the component's replica count to another
-	// controller. Unset, the operator owns spec.replicas of the workload and
-	// sets it from replicas, undoing any other change.
+	// controller (mode External) or to the operator's backlog autoscaler
+	// (mode Backlog). Unset, the operator owns spec.replicas of the workload
+	// and sets it from replicas, undoing any other change.
 	// +optional
 	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
 
@@ -232,7 +233,7 @@ type DevicePodSpec struct {
 }
 
 // AutoscalingMode names who owns a component's replica count.
-// +kubebuilder:validation:Enum=External
+// +kubebuilder:validation:Enum=External;Backlog
 type AutoscalingMode string
 
 // The autoscaling modes.
@@ -241,20 +242,84 @@ const (
 	// to another controller (a HorizontalPodAutoscaler, KEDA, kubectl
 	// scale) through the workload's scale subresource.
 	AutoscalingExternal AutoscalingMode = "External"
+	// AutoscalingBacklog has the operator scale the component itself, on
+	// the backlog its sidecars report (README, "Backlog autoscaling").
+	AutoscalingBacklog AutoscalingMode = "Backlog"
 )
 
-// AutoscalingSpec says who scales a component.
+// AutoscalingSpec says who scales a component, and for mode Backlog how.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Backlog' || (has(self.maxReplicas) && has(self.targetBacklogPerReplica))",message="mode Backlog needs maxReplicas and targetBacklogPerReplica"
+// +kubebuilder:validation:XValidation:rule="self.mode == 'Backlog' || !(has(self.minReplicas) || has(self.maxReplicas) || has(self.targetBacklogPerReplica) || has(self.stabilizationWindowSeconds) || has(self.scaleUpReplicasPerPeriod) || has(self.scaleDownReplicasPerPeriod))",message="minReplicas, maxReplicas, targetBacklogPerReplica, stabilizationWindowSeconds, scaleUpReplicasPerPeriod and scaleDownReplicasPerPeriod apply to mode Backlog only"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || !has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must not exceed maxReplicas",fieldPath=".maxReplicas"
 type AutoscalingSpec struct {
-	// mode is External: the operator stops owning spec.replicas of the
-	// component's Deployment (its server-side apply leaves the field out),
-	// so an HPA or KEDA targeting that Deployment keeps the count it sets.
-	// replicas is only the count the Deployment is created with. Readiness
-	// and status use the Deployment's own spec.replicas. The component runs
-	// as a Deployment, and no other component may connect to its bound
-	// sockets: their endpoints list every replica, which the operator could
-	// no longer follow.
+	// mode is External or Backlog. With either, the operator stops owning
+	// spec.replicas of the component's Deployment (its server-side apply
+	// leaves the field out) and replicas is only the count the Deployment
+	// is created with; readiness and status use the Deployment's own
+	// spec.replicas. The component runs as a Deployment, and no other
+	// component may connect to its bound sockets: their endpoints list
+	// every replica, which the operator could no longer follow.
+	//
+	// External: an HPA or KEDA targeting that Deployment keeps the count it
+	// sets.
+	//
+	// Backlog: the operator's autoscaler sets the count through the
+	// Deployment's scale subresource, every --autoscale-period (15 s by
+	// default), from the component's backlog: the bytes queued in the
+	// kernel towards its connecting PULL, REP and DEALER sockets (the
+	// upstream binder's send queues and the replicas' receive queues, as
+	// the sidecars report them). It aims at targetBacklogPerReplica per
+	// replica like an HPA: a count within 10% of the target does not
+	// change, scale-up and scale-down are rate-limited per period, and a
+	// scale-down goes only as low as the highest count recommended within
+	// the stabilization window. The component needs such a socket and may
+	// not be a device.
 	// +required
 	Mode AutoscalingMode `json:"mode"`
+
+	// minReplicas is the fewest replicas mode Backlog runs (default 1).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// maxReplicas is the most replicas mode Backlog runs; required with it.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
+
+	// targetBacklogPerReplica is the backlog, in bytes, one replica should
+	// carry (mode Backlog; required with it, more than 0), such as 64Ki.
+	// The kernel queues of one connection hold a few hundred kilobytes at
+	// most (net.ipv4.tcp_rmem and tcp_wmem), so a target above that is
+	// never reached.
+	// +optional
+	TargetBacklogPerReplica *resource.Quantity `json:"targetBacklogPerReplica,omitempty"`
+
+	// stabilizationWindowSeconds: mode Backlog scales down only to the
+	// highest count recommended within this many seconds (default 300, as
+	// the HPA; 0 scales down at once).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	StabilizationWindowSeconds *int32 `json:"stabilizationWindowSeconds,omitempty"`
+
+	// scaleUpReplicasPerPeriod is the most replicas mode Backlog adds in
+	// one period (default: the greater of 4 and the current count, as the
+	// HPA).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	ScaleUpReplicasPerPeriod *int32 `json:"scaleUpReplicasPerPeriod,omitempty"`
+
+	// scaleDownReplicasPerPeriod is the most replicas mode Backlog removes
+	// in one period (default: all of them down to minReplicas; the
+	// stabilization window is the brake).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	ScaleDownReplicasPerPeriod *int32 `json:"scaleDownReplicasPerPeriod,omitempty"`
 }
 
 // PodDisruptionBudgetMode says whether a component gets a

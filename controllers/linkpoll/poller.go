@@ -157,8 +157,9 @@ type podState struct {
 	inFlight  bool
 	lastOK    time.Time
 	lastErr   string
-	report    PodReport // from the last good document
-	stale     bool      // as last published
+	report    PodReport      // from the last good document
+	queues    []SocketQueues // from the last good document (queues.go)
+	stale     bool           // as last published
 }
 
 // New returns a poller of the pods that source lists.
@@ -375,6 +376,7 @@ func (p *Poller) poll(ctx context.Context, st *podState) {
 		st.lastErr = err.Error()
 		return
 	}
+	st.queues = queuesOf(doc)
 	r := NewPodReport(st.key.Name, st.component, false, doc)
 	if !st.lastOK.IsZero() && reflect.DeepEqual(r, st.report) {
 		st.lastOK, st.lastErr = time.Now(), ""

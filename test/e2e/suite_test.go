@@ -88,9 +88,10 @@ func runSuite(m *testing.M) int {
 	// between; a last pass installs the chart in namespaced mode for
 	// TestNamespaced alone. E2E_INSTALL=helm, install.yaml or namespaced
 	// runs one pass.
-	// The chart passes poll the sidecars every 3s (TestLinkDown reads the
-	// period from the Deployment; install.yaml keeps the 15s default).
-	fastPoll := []string{"--set", "linkPoll.period=3s"}
+	// The chart passes poll the sidecars and decide backlog autoscaling
+	// every 3s (TestLinkDown and TestBacklogAutoscaling read the periods
+	// from the Deployment; install.yaml keeps the 15s defaults).
+	fastPoll := []string{"--set", "linkPoll.period=3s", "--set", "autoscale.period=3s"}
 	passes := []pass{{deploy.Helm, deploy.Helm, fastPoll}, {deploy.Installer, deploy.Installer, nil},
 		{namespacedPass, deploy.Helm, append([]string{"--set", "watchNamespaces={" + watchedNS + "}"}, fastPoll...)}}
 	if only := os.Getenv("E2E_INSTALL"); only != "" {

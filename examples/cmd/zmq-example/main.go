@@ -58,6 +58,8 @@ type app struct {
 	count  int // messages a producer sends; 0: no limit
 	topics []string
 	paused atomic.Bool
+	work   time.Duration // time a worker spends on each task
+	size   int           // bytes a ventilator pads each task to
 	log    *slog.Logger
 
 	mu    sync.Mutex
@@ -102,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	statsAddr := fs.String("stats-addr", ":8080", "Address of the /stats endpoint.")
 	fs.StringVar(&a.config, "config", zmqconfig.Path, "The socket configuration the operator mounts.")
 	delay := fs.Duration("delay", 0, "Wait this long before opening any socket (to see readiness follow the bind).")
+	fs.DurationVar(&a.work, "work", 0, "Time a worker spends on each task before passing it on (a slow worker pool, for backlog autoscaling).")
+	fs.IntVar(&a.size, "size", 0, "Bytes a ventilator pads each task to (0: no padding).")
 	fs.SetOutput(io.Discard)
 	switch err := fs.Parse(args[1:]); {
 	case errors.Is(err, flag.ErrHelp):

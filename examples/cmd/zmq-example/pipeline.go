@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
 )
@@ -16,7 +17,7 @@ func runVentilator(ctx context.Context, a *app) error {
 	}
 	defer tasks.Close()
 	return a.tick(ctx, func(seq int) error {
-		if err := tasks.Send(ctx, zmtp.NewMsgString(fmt.Sprintf("%s:%d", a.host, seq))); err != nil {
+		if err := tasks.Send(ctx, zmtp.NewMsgString(pad(fmt.Sprintf("%s:%d", a.host, seq), a.size))); err != nil {
 			return err
 		}
 		a.update(func(s map[string]any) { s["sent"] = seq + 1 })
@@ -24,7 +25,17 @@ func runVentilator(ctx context.Context, a *app) error {
 	})
 }
 
-// runWorker pulls tasks and pushes "<task>|<worker host>" to the sink.
+// pad appends a space and filler to task up to size bytes; the worker
+// strips it.
+func pad(task string, size int) string {
+	if n := size - len(task) - 1; n > 0 {
+		return task + " " + strings.Repeat("x", n)
+	}
+	return task
+}
+
+// runWorker pulls tasks, spends --work on each, and pushes
+// "<task>|<worker host>" to the sink.
 func runWorker(ctx context.Context, a *app) error {
 	tasks, err := a.open(ctx, "tasks")
 	if err != nil {
@@ -41,7 +52,15 @@ func runWorker(ctx context.Context, a *app) error {
 		if err != nil {
 			return err
 		}
-		if err := results.Send(ctx, zmtp.NewMsgString(string(m[0])+"|"+a.host)); err != nil {
+		if a.work > 0 {
+			select {
+			case <-time.After(a.work):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		task, _, _ := strings.Cut(string(m[0]), " ") // without the padding
+		if err := results.Send(ctx, zmtp.NewMsgString(task+"|"+a.host)); err != nil {
 			return err
 		}
 		a.update(func(s map[string]any) { s["processed"] = n })

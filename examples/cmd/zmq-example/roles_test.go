@@ -196,6 +196,61 @@ func TestSubscriberFollowsEndpoints(t *testing.T) {
 	}
 }
 
+// TestSlowWorker: --work makes a worker spend that long per task (it can
+// never process more than elapsed/work tasks), and --size pads tasks on
+// the wire, which the worker strips before passing them on.
+func TestSlowWorker(t *testing.T) {
+	tasks, results := freePort(t), freePort(t)
+	tcp := func(p int32) []string { return []string{fmt.Sprintf("tcp://127.0.0.1:%d", p)} }
+	sink, err := zmtp.NewSocket(zmtp.PULL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if _, err := sink.Bind(tcp(results)[0]); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	worker := startWith(t, "worker", "worker-slow", writeConfig(t, "worker",
+		zmqconfig.Socket{Name: "tasks", Type: "PULL", Endpoints: tcp(tasks)},
+		zmqconfig.Socket{Name: "results", Type: "PUSH", Endpoints: tcp(results)}), func(a *app) { a.work = 50 * time.Millisecond })
+	startWith(t, "ventilator", "vent-0", writeConfig(t, "ventilator",
+		zmqconfig.Socket{Name: "tasks", Type: "PUSH", Bind: true, Port: tasks, Endpoints: tcp(tasks)}), func(a *app) { a.rate, a.size = 500, 4096 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 10 {
+		m, err := sink.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("vent-0:%d|worker-slow", i); string(m[0]) != want {
+			t.Fatalf("result %d is %d bytes %.40q, want %q (padding stripped)", i, len(m[0]), m[0], want)
+		}
+	}
+	n, _ := stat(worker, "processed").(int)
+	if most := int(time.Since(began)/(50*time.Millisecond)) + 1; n > most {
+		t.Errorf("worker processed %d tasks in %s at 50ms each (at most %d)", n, time.Since(began), most)
+	}
+}
+
+// startWith runs a role with flags set by set.
+func startWith(t *testing.T, name, host, config string, set func(*app)) *app {
+	t.Helper()
+	a := &app{host: host, config: config, rate: 1, stats: map[string]any{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	set(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := roles[name](ctx, a); err != nil && ctx.Err() == nil {
+			t.Errorf("%s %s: %v", name, host, err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
 // TestCountedPipeline: a ventilator with --count sends exactly that many
 // numbered tasks and says done; the sink counts each once.
 func TestCountedPipeline(t *testing.T) {
