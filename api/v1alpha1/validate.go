@@ -36,6 +36,7 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 	}
 	errs = append(errs, validateChildNames(t)...)
 	errs = append(errs, validateExclusivePeers(t)...)
+	errs = append(errs, validateSecurity(t)...)
 	return errs
 }
 
