@@ -26,6 +26,10 @@ type Options struct {
 	// application and device pods alike, after the pod template's own
 	// (a name the template already lists is not repeated).
 	DefaultImagePullSecrets []string
+	// CurveKeys are the components' CURVE public keys, read from their
+	// Secrets in this reconcile (the only per-reconcile input); used only
+	// when the topology selects CURVE (see security.go).
+	CurveKeys CurvePublicKeys
 }
 
 // Kind is the kind of a child object.
@@ -61,6 +65,7 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
 		cfg := Resolve(t, c, opts.ClusterDomain)
+		CurveSockets(t, cfg)
 
 		cm, err := ConfigMap(t, c, cfg)
 		if err != nil {
@@ -75,6 +80,14 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 		tpl, err := PodTemplate(t, c, cfg, opts)
 		if err != nil {
 			return nil, err
+		}
+		if t.IsCurve() {
+			keys, err := CurveKeysConfigMap(t, c, opts.CurveKeys)
+			if err != nil {
+				return nil, err
+			}
+			byKind[KindConfigMap] = append(byKind[KindConfigMap], Object{KindConfigMap, *keys.Name, c.Name, keys})
+			addCurve(t, c, tpl, opts.CurveKeys)
 		}
 		if PerReplica(c) {
 			sts := StatefulSet(t, c, tpl)
