@@ -1,5 +1,5 @@
 // Package controllers holds the ZMQTopology reconciler. Reconcile is a short
-// script over phases (validate, render, apply, prune, observe), each in its
+// script over phases (validate, keys, render, apply, prune, observe), each in its
 // own phase_<name>.go file; rendering is in the pure render package and
 // status in status.go.
 package controllers
@@ -51,6 +51,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one topology's children to the desired state and
@@ -78,7 +79,7 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		reterr = errors.Join(reterr, err)
 	}()
 
-	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe} {
+	for _, phase := range []phaseFunc{r.validate, r.keys, r.render, r.apply, r.prune, r.observe} {
 		if err := phase(ctx, s); err != nil {
 			s.internalErr = err
 			return ctrl.Result{}, err
@@ -119,6 +120,7 @@ func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
 		Named("zmqtopology").
 		Complete(r)
 }

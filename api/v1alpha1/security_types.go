@@ -39,3 +39,15 @@ type SecuritySpec struct {
 func (t *ZMQTopology) IsCurve() bool {
 	return t.Spec.Security != nil && t.Spec.Security.Mechanism == MechanismCurve
 }
+
+// Annotations on a component's CURVE key Secret.
+const (
+	// AnnotationRotate requests a key rotation: set it to a value it has
+	// not had before (a timestamp, say). The operator then generates a new
+	// key pair, keeps the old public key accepted until every pod using
+	// the key has rolled, and records the value in AnnotationRotated.
+	AnnotationRotate = "zmq.topology.dev/rotate"
+	// AnnotationRotated is the value of AnnotationRotate the operator last
+	// acted on; set by the operator.
+	AnnotationRotated = "zmq.topology.dev/rotated"
+)
