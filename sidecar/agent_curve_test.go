@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,56 @@ func TestAgentCurve(t *testing.T) {
 	}
 	allowKey(t, xpubAllowed, self)
 	waitUntil(t, 10*time.Second, "/readyz 200 again", func() bool { return status(t, base+"/readyz") == http.StatusOK })
+}
+
+// TestPingCurveSocket: `zmq-sidecar ping --socket` authenticates with the
+// component's key and reads the type from the encrypted READY; without
+// --socket a CURVE peer only shows its greeting.
+func TestPingCurveSocket(t *testing.T) {
+	dir := t.TempDir()
+	self, server := writeCurveKeys(t, dir, "self"), writeCurveKeys(t, dir, "server")
+	serverPub := filepath.Join(dir, "server.public")
+	if err := os.WriteFile(serverPub, []byte(server.pub.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	allowed := filepath.Join(dir, "allowed")
+	allowKey(t, allowed, self)
+	opts, err := zmqsocket.SecurityOptions(&zmqconfig.Security{Mechanism: "CURVE", Server: true, SecretKeyFile: server.secPath, AllowedClientKeysDir: allowed}, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := zmtp.NewSocket(zmtp.PUB, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ep, err := pub.Bind("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &zmqconfig.Config{Topology: "t", Namespace: "ns", Component: "app", Sockets: []zmqconfig.Socket{
+		{Name: "feed", Type: "SUB", Endpoints: []string{ep}, Peer: &zmqconfig.Peer{Component: "server", Socket: "out", Type: "PUB"},
+			Security: &zmqconfig.Security{Mechanism: "CURVE", SecretKeyFile: self.secPath, ServerPublicKeyFile: serverPub}},
+	}}
+	raw, _ := cfg.Marshal()
+	path := filepath.Join(dir, "topology.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := runPing(context.Background(), []string{"--config", path, "--socket", "feed", "--mode", "ping", ep}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mechanism:   CURVE", "curve:       server key verified", "socket-type: PUB", "ping rtt:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("missing %q in:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := runPing(context.Background(), []string{ep}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "socket-type") || !strings.Contains(out.String(), "mechanism:   CURVE") {
+		t.Fatalf("without keys:\n%s", out.String())
+	}
 }
