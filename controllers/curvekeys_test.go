@@ -226,4 +226,19 @@ func TestCurveKeys(t *testing.T) {
 		}
 	}
 	g.Expect(string(all)).To(gomega.ContainSubstring("CurveKeyRotated"))
+
+	// Back to NULL: the key Secrets and the keys ConfigMaps go.
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(z), got)).To(gomega.Succeed())
+	got.Spec.Security = nil
+	g.Expect(k8sClient.Update(ctx, got)).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		secs := &corev1.SecretList{}
+		g.Expect(k8sClient.List(ctx, secs, client.InNamespace(ns), client.MatchingLabels{render.LabelTopology: z.Name})).To(gomega.Succeed())
+		g.Expect(secs.Items).To(gomega.BeEmpty())
+		cms := &corev1.ConfigMapList{}
+		g.Expect(k8sClient.List(ctx, cms, client.InNamespace(ns), client.MatchingLabels{render.LabelTopology: z.Name})).To(gomega.Succeed())
+		for _, cm := range cms.Items {
+			g.Expect(cm.Name).NotTo(gomega.HaveSuffix("-curve-keys"))
+		}
+	}).Should(gomega.Succeed())
 }

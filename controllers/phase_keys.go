@@ -32,8 +32,11 @@ import (
 // created must never lead to a second key pair overwriting the first.
 func (r *ZMQTopologyReconciler) keys(ctx context.Context, s *scope) error {
 	t := s.topology
-	if len(s.invalid) > 0 || !t.IsCurve() {
+	if len(s.invalid) > 0 || t.Spec.Paused && !t.IsCurve() {
 		return nil
+	}
+	if !t.IsCurve() {
+		return r.pruneCurveSecrets(ctx, t) // back to NULL: no key is kept
 	}
 	keys := render.CurvePublicKeys{}
 	for i := range t.Spec.Components {
@@ -237,7 +240,7 @@ func (r *ZMQTopologyReconciler) curveRolledOut(ctx context.Context, t *zmqv1.ZMQ
 }
 
 // pruneCurveSecrets deletes the key Secrets of components that left the
-// spec.
+// spec, or all of them when the topology no longer selects CURVE.
 func (r *ZMQTopologyReconciler) pruneCurveSecrets(ctx context.Context, t *zmqv1.ZMQTopology) error {
 	list := &corev1.SecretList{}
 	if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
@@ -245,7 +248,7 @@ func (r *ZMQTopologyReconciler) pruneCurveSecrets(ctx context.Context, t *zmqv1.
 	}
 	for i := range list.Items {
 		sec := &list.Items[i]
-		if !metav1.IsControlledBy(sec, t) || t.Component(sec.Labels[render.LabelComponent]) != nil {
+		if !metav1.IsControlledBy(sec, t) || t.IsCurve() && t.Component(sec.Labels[render.LabelComponent]) != nil {
 			continue
 		}
 		if err := r.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
