@@ -64,8 +64,11 @@ func (r *ZMQTopologyReconciler) keys(ctx context.Context, s *scope) error {
 			continue
 		}
 		done, err := r.curveRolledOut(ctx, t, c, keys)
-		if err != nil || !done {
+		if err != nil {
 			return err
+		}
+		if !done {
+			continue // the readers of the key are still rolling
 		}
 		if err := r.dropPreviousKey(ctx, t, c); err != nil {
 			return fmt.Errorf("CURVE key Secret %s: ending the rotation overlap: %w", render.CurveSecretName(t, c), err)
