@@ -35,9 +35,6 @@ func CacheOptions(namespaces ...string) cache.Options {
 			&appsv1.StatefulSet{}: children,
 			&corev1.Service{}:     children,
 			&corev1.ConfigMap{}:   children,
-			// Only the operator's own CURVE key Secrets are cached, never
-			// the cluster's other Secrets.
-			&corev1.Secret{}: children,
 		},
 	}
 	if len(namespaces) > 0 {

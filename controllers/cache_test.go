@@ -23,7 +23,7 @@ func TestWatchNamespaces(t *testing.T) {
 	if o := CacheOptions(); o.DefaultNamespaces != nil {
 		t.Errorf("cluster-wide: DefaultNamespaces = %v, want none", o.DefaultNamespaces)
 	}
-	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != 5 { // Deployments, StatefulSets, Services, ConfigMaps, Secrets
+	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != 4 {
 		t.Errorf("namespaced: %+v", o)
 	}
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,7 +38,13 @@ func (r *ZMQTopologyReconciler) keys(ctx context.Context, s *scope) error {
 		return nil
 	}
 	if !t.IsCurve() {
-		return r.pruneCurveSecrets(ctx, t) // back to NULL: no key is kept
+		// Back to NULL: no key is kept. The cached keys ConfigMaps (pruned
+		// later in this reconcile) tell whether there can be any, so a
+		// NULL topology costs no API request here.
+		if was, err := r.hadCurveKeys(ctx, t); err != nil || !was {
+			return err
+		}
+		return r.pruneCurveSecrets(ctx, t)
 	}
 	keys := render.CurvePublicKeys{}
 	for i := range t.Spec.Components {
@@ -55,6 +63,10 @@ func (r *ZMQTopologyReconciler) keys(ctx context.Context, s *scope) error {
 		}
 	}
 	s.curveKeys = keys
+	// Key Secrets are read from the API server, not watched (see
+	// secrets): a rotation request and the end of an overlap are picked
+	// up at the latest after CurveResync.
+	s.requeue(r.curveResync())
 	if t.Spec.Paused {
 		return nil
 	}
@@ -82,17 +94,51 @@ func (r *ZMQTopologyReconciler) keys(ctx context.Context, s *scope) error {
 	return r.pruneCurveSecrets(ctx, t)
 }
 
+// secrets reads key Secrets directly from the API server. They are not in
+// the manager's cache: that cache's Secret informer is restricted to the
+// webhook's certificate Secret (internal/webhook/certs), and one informer
+// per kind cannot serve both selectors. Reading through the API server
+// also means a Secret created moments ago is never missed.
+func (r *ZMQTopologyReconciler) secrets() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+// DefaultCurveResync is how often a CURVE topology is reconciled to pick
+// up key rotation requests when nothing else happens.
+const DefaultCurveResync = time.Minute
+
+func (r *ZMQTopologyReconciler) curveResync() time.Duration {
+	if r.CurveResync > 0 {
+		return r.CurveResync
+	}
+	return DefaultCurveResync
+}
+
+// hadCurveKeys reports whether the cache still holds a keys ConfigMap of
+// the topology.
+func (r *ZMQTopologyReconciler) hadCurveKeys(ctx context.Context, t *zmqv1.ZMQTopology) (bool, error) {
+	cms := &corev1.ConfigMapList{}
+	if err := r.List(ctx, cms, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
+		return false, fmt.Errorf("listing ConfigMaps: %w", err)
+	}
+	for i := range cms.Items {
+		if strings.HasSuffix(cms.Items[i].Name, zmqv1.CurveKeysSuffix) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // curveSecret returns c's key Secret, creating it with a new key pair when
 // it does not exist (and create is true), or rotating its key when asked
 // to. It returns nil when the Secret is missing and create is false.
 func (r *ZMQTopologyReconciler) curveSecret(ctx context.Context, t *zmqv1.ZMQTopology, c *zmqv1.Component, create bool) (*corev1.Secret, error) {
 	key := client.ObjectKey{Namespace: t.Namespace, Name: render.CurveSecretName(t, c)}
 	sec := &corev1.Secret{}
-	err := r.Get(ctx, key, sec)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		// The cache may not have seen a Secret created moments ago.
-		err = r.APIReader.Get(ctx, key, sec)
-	}
+	err := r.secrets().Get(ctx, key, sec)
 	switch {
 	case apierrors.IsNotFound(err) && !create:
 		return nil, nil
@@ -140,10 +186,10 @@ func (r *ZMQTopologyReconciler) createCurveSecret(ctx context.Context, t *zmqv1.
 		return nil, err
 	}
 	if err := r.Create(ctx, sec); err != nil {
-		if apierrors.IsAlreadyExists(err) && r.APIReader != nil {
+		if apierrors.IsAlreadyExists(err) {
 			// Created by a reconcile we raced with: use that pair.
 			got := &corev1.Secret{}
-			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(sec), got); err != nil {
+			if err := r.secrets().Get(ctx, client.ObjectKeyFromObject(sec), got); err != nil {
 				return nil, err
 			}
 			return got, nil
@@ -183,7 +229,7 @@ func (r *ZMQTopologyReconciler) rotateCurveSecret(ctx context.Context, t *zmqv1.
 // dropPreviousKey ends a rotation's overlap.
 func (r *ZMQTopologyReconciler) dropPreviousKey(ctx context.Context, t *zmqv1.ZMQTopology, c *zmqv1.Component) error {
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: render.CurveSecretName(t, c)}, sec); err != nil {
+	if err := r.secrets().Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: render.CurveSecretName(t, c)}, sec); err != nil {
 		return err
 	}
 	if _, ok := sec.Data[render.CurvePreviousPublicKey]; !ok {
@@ -246,7 +292,7 @@ func (r *ZMQTopologyReconciler) curveRolledOut(ctx context.Context, t *zmqv1.ZMQ
 // spec, or all of them when the topology no longer selects CURVE.
 func (r *ZMQTopologyReconciler) pruneCurveSecrets(ctx context.Context, t *zmqv1.ZMQTopology) error {
 	list := &corev1.SecretList{}
-	if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
+	if err := r.secrets().List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
 		return fmt.Errorf("listing CURVE key Secrets: %w", err)
 	}
 	for i := range list.Items {

@@ -150,6 +150,8 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("zmq-operator"),
 		Render:    renderOpts,
+		// Key Secrets are not watched: pick up rotations quickly.
+		CurveResync: time.Second,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

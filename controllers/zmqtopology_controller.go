@@ -35,6 +35,10 @@ type ZMQTopologyReconciler struct {
 	Recorder events.EventRecorder
 	// Render holds the operator-wide rendering settings.
 	Render render.Options
+	// CurveResync is how often a CURVE topology is reconciled to pick up
+	// key rotation requests (key Secrets are not watched); zero is
+	// DefaultCurveResync.
+	CurveResync time.Duration
 
 	// backoff keeps failing children from being retried before their
 	// backoff period ends; see failures.
@@ -51,7 +55,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // +kubebuilder:rbac:groups=zmq.topology.dev,resources=zmqtopologies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one topology's children to the desired state and
@@ -120,7 +124,6 @@ func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.Secret{}).
 		Named("zmqtopology").
 		Complete(r)
 }
