@@ -229,6 +229,7 @@ func run() error {
 	}
 	if err := (&controllers.ZMQTopologyReconciler{
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		Unlabelled: unlabelled,
 		Recorder:   mgr.GetEventRecorder("zmq-operator"),
 		Render:     renderOpts,

@@ -12,7 +12,12 @@ func (r *ZMQTopologyReconciler) render(_ context.Context, s *scope) error {
 	if len(s.invalid) > 0 {
 		return nil
 	}
-	desired, err := render.Render(s.topology, r.Render)
+	if s.curveKeysMissing {
+		return nil // paused before its keys existed: nothing to render
+	}
+	opts := r.Render
+	opts.CurveKeys = s.curveKeys
+	desired, err := render.Render(s.topology, opts)
 	if err != nil {
 		return fmt.Errorf("rendering children: %w", err)
 	}

@@ -23,6 +23,12 @@ type scope struct {
 	// or pruned. Set by validate.
 	invalid field.ErrorList
 
+	// curveKeys are the components' CURVE public keys (CURVE topologies
+	// only); curveKeysMissing is true when a paused topology lacks a key
+	// Secret the keys phase did not create. Set by keys.
+	curveKeys        render.CurvePublicKeys
+	curveKeysMissing bool
+
 	// desired are the children the topology should have. Set by render.
 	desired []render.Object
 

@@ -178,10 +178,13 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	}
 	r := &ZMQTopologyReconciler{
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		Unlabelled: unlabelled,
 		Recorder:   mgr.GetEventRecorder("zmq-operator"),
 		Render:     renderOpts,
 		Links:      linkPoller,
+		// Key Secrets are not watched: pick up rotations quickly.
+		CurveResync: time.Second,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

@@ -1,5 +1,5 @@
 // Package controllers holds the ZMQTopology reconciler. Reconcile is a short
-// script over phases (validate, render, apply, prune, observe), each in its
+// script over phases (validate, keys, render, apply, prune, observe), each in its
 // own phase_<name>.go file; rendering is in the pure render package and
 // status in status.go.
 package controllers
@@ -46,6 +46,15 @@ type ZMQTopologyReconciler struct {
 	// connection health; nil leaves links at "both ends ready".
 	Links *linkpoll.Poller
 
+	// CurveResync is how often a CURVE topology is reconciled to pick up
+	// key rotation requests (key Secrets are not watched); zero is
+	// DefaultCurveResync.
+	CurveResync time.Duration
+	// APIReader reads CURVE key Secrets straight from the API server: they
+	// are neither cached nor watched (the manager's Secret cache holds the
+	// webhook's certificate only).
+	APIReader client.Reader
+
 	// backoff keeps failing children from being retried before their
 	// backoff period ends; see failures.
 	backoff     *childBackoff
@@ -63,6 +72,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one topology's children to the desired state and
@@ -90,7 +100,7 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		reterr = errors.Join(reterr, err)
 	}()
 
-	for _, phase := range []phaseFunc{r.validate, r.render, r.apply, r.prune, r.observe, r.observeLinks} {
+	for _, phase := range []phaseFunc{r.validate, r.keys, r.render, r.apply, r.prune, r.observe, r.observeLinks} {
 		if err := phase(ctx, s); err != nil {
 			s.internalErr = err
 			return ctrl.Result{}, err

@@ -3,7 +3,7 @@
 # missing when that can be done here (root on Debian). Shared by .ci/run,
 # `make test`, `make demo` and `make cluster-up`.
 #
-#   hack/prereqs.sh test     make, git, pkg-config + libzmq (interop tests),
+#   hack/prereqs.sh test     make, git, pkg-config + libzmq and python3-zmq (interop tests),
 #                            promtool (metrics lint), graphviz; plus the cluster set
 #                            when the e2e suite will run (root on Linux).
 #   hack/prereqs.sh demo     make, git; plus the cluster set on Linux (as
@@ -59,6 +59,8 @@ if [ "$mode" = test ]; then
     need+=(libzmq3-dev)
   fi
   have promtool || need+=(prometheus)
+  # pyzmq (Debian's, on libzmq): runs the ZAP handler example of docs/curve.md.
+  /usr/bin/python3 -c 'import zmq' 2>/dev/null || need+=(python3-zmq)
 fi
 if [ "$mode" = test ] || [ "$mode" = docs ]; then
   have dot || need+=(graphviz)

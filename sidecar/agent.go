@@ -169,9 +169,9 @@ func (a *agent) probeBound(ctx context.Context, s zmqconfig.Socket) {
 		// The listener is gone (or unknown): probe for real again.
 	}
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", s.Port)
-	res, err := a.probeOnce(ctx, ep, zmtp.ProbeReady)
-	if err == nil && res.SocketType.String() != s.Type {
-		err = fmt.Errorf("%s answers as %s, not %s", ep, res.SocketType, s.Type)
+	res, err := a.probeOnce(ctx, s, ep, zmtp.ProbeReady)
+	if err == nil {
+		err = boundAnswers(s, ep, res)
 	}
 	a.mu.Lock()
 	st.listenOnly = err == nil && res.Version.Minor == 0 && !res.SentReady
@@ -184,7 +184,7 @@ func (a *agent) probeBound(ctx context.Context, s zmqconfig.Socket) {
 // Its outcome never affects readiness: a pod must not become unready
 // because a peer is down, or failures would cascade through the topology.
 func (a *agent) probePeer(ctx context.Context, s zmqconfig.Socket, ep string) {
-	res, err := a.probeOnce(ctx, ep, zmtp.ProbePing)
+	res, err := a.probeOnce(ctx, s, ep, zmtp.ProbePing)
 	a.mu.Lock()
 	st := a.peers[peerKey{s.Name, ep}]
 	a.mu.Unlock()
@@ -195,10 +195,14 @@ func (a *agent) probePeer(ctx context.Context, s zmqconfig.Socket, ep string) {
 	a.resolve(ctx, s.Name, ep)
 }
 
-func (a *agent) probeOnce(ctx context.Context, ep string, mode zmtp.ProbeMode) (zmtp.ProbeResult, error) {
+func (a *agent) probeOnce(ctx context.Context, s zmqconfig.Socket, ep string, mode zmtp.ProbeMode) (zmtp.ProbeResult, error) {
+	opts, err := probeOptions(s, mode)
+	if err != nil {
+		return zmtp.ProbeResult{}, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	return zmtp.Probe(pctx, ep, zmtp.ProbeOptions{Mode: mode})
+	return zmtp.Probe(pctx, ep, opts)
 }
 
 func (a *agent) record(st *probeState, res zmtp.ProbeResult, err error, what, name string) {

@@ -38,6 +38,10 @@ const (
 const (
 	HeadlessServiceSuffix = "-headless"
 	ConfigMapSuffix       = "-zmq"
+	// CurveSecretSuffix names a CURVE component's key pair Secret and
+	// CurveKeysSuffix the ConfigMap of the public keys it needs.
+	CurveSecretSuffix = "-curve"
+	CurveKeysSuffix   = "-curve-keys"
 )
 
 // Names the operator gives to what it adds to the pods of a topology. A
@@ -55,6 +59,9 @@ const (
 	// ConfigVolumeName is the pod volume holding the component's resolved
 	// sockets (the ConfigMap).
 	ConfigVolumeName = "zmq-topology"
+	// CurveVolumePrefix starts the names of the volumes holding a CURVE
+	// component's keys.
+	CurveVolumePrefix = "zmq-curve-"
 )
 
 // ReservedPortNames are the container port names the operator adds besides
@@ -109,4 +116,16 @@ func ChildNames(topology, component string) []ChildName {
 		{Kind: "ConfigMap", Name: ConfigMapName(topology, component)},
 		{Kind: "NetworkPolicy", Name: NetworkPolicyName(topology, component)},
 	}
+}
+
+// CurveSecretName is the name of the Secret holding a component's CURVE
+// key pair.
+func CurveSecretName(topology, component string) string {
+	return ObjectName(topology, component) + CurveSecretSuffix
+}
+
+// CurveKeysConfigMapName is the name of the ConfigMap holding the public
+// keys a CURVE component needs: its servers' and its allowed clients'.
+func CurveKeysConfigMapName(topology, component string) string {
+	return ObjectName(topology, component) + CurveKeysSuffix
 }

@@ -99,6 +99,7 @@ func TestCRDLiteralsMatchConstants(t *testing.T) {
 			fmt.Sprintf("!has(self.spec) || self.spec.containers.all(c, c.name != '%s')", SidecarContainerName),
 			fmt.Sprintf("!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, c.name != '%s')", SidecarContainerName),
 			fmt.Sprintf("!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, v.name != '%s')", ConfigVolumeName),
+			fmt.Sprintf("!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, !v.name.startsWith('%s'))", CurveVolumePrefix),
 			fmt.Sprintf("!has(self.spec) || self.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != %d && (!has(p.name) || !(p.name in %s))))", SidecarPort, reserved),
 			fmt.Sprintf("!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != %d && (!has(p.name) || !(p.name in %s))))", SidecarPort, reserved),
 		}},

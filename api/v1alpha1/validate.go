@@ -41,6 +41,7 @@ func (t *ZMQTopology) Validate() field.ErrorList {
 	errs = append(errs, validateChildNames(t)...)
 	errs = append(errs, validateExclusivePeers(t)...)
 	errs = append(errs, validateAutoscaling(t)...)
+	errs = append(errs, validateSecurity(t)...)
 	return errs
 }
 

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -44,6 +45,10 @@ func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 		if v.Name == ConfigVolumeName {
 			errs = append(errs, field.Invalid(sp.Child("volumes").Index(i).Child("name"), v.Name,
 				"reserved for the volume holding the component's resolved sockets"))
+		}
+		if strings.HasPrefix(v.Name, CurveVolumePrefix) {
+			errs = append(errs, field.Invalid(sp.Child("volumes").Index(i).Child("name"), v.Name,
+				"names starting with "+CurveVolumePrefix+" are reserved for the CURVE key volumes"))
 		}
 	}
 	for k, v := range c.Template.Labels {

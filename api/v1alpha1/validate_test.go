@@ -145,6 +145,12 @@ func TestValidate(t *testing.T) {
 		{"volume named like the config volume", func(z *ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.Volumes = []corev1.Volume{{Name: ConfigVolumeName}}
 		}, []string{`spec.components[0].template.spec.volumes[0].name: Invalid value: "zmq-topology"`}},
+		{"volume named like a CURVE key volume", func(z *ZMQTopology) {
+			z.Spec.Components[0].Template.Spec.Volumes = []corev1.Volume{{Name: CurveVolumePrefix + "key"}}
+		}, []string{`spec.components[0].template.spec.volumes[0].name: Invalid value: "zmq-curve-key": names starting with zmq-curve- are reserved`}},
+		{"unknown security mechanism", func(z *ZMQTopology) {
+			z.Spec.Security = &SecuritySpec{Mechanism: "PLAIN"}
+		}, []string{`spec.security.mechanism: Unsupported value: "PLAIN": supported values: "NULL", "CURVE"`}},
 		{"container port of the sidecar", func(z *ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: SidecarPort}}
 		}, []string{`spec.components[0].template.spec.containers[0].ports[0].containerPort: Invalid value: 9917: port 9917 is reserved`}},

@@ -68,6 +68,11 @@ type ZMQTopologySpec struct {
 	// +optional
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// security selects the ZeroMQ security mechanism of the topology's
+	// sockets (see SecuritySpec); unset is NULL.
+	// +optional
+	Security *SecuritySpec `json:"security,omitempty"`
+
 	// components are the workloads of the topology: applications brought by
 	// the user (template) or operator-managed proxies (device). Names are
 	// unique.
@@ -118,6 +123,7 @@ type Component struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.containers"
 	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.initContainers"
 	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, v.name != 'zmq-topology')",message="the volume name zmq-topology is reserved for the volume holding the resolved sockets",fieldPath=".spec.volumes"
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, !v.name.startsWith('zmq-curve-'))",message="volume names starting with zmq-curve- are reserved for the CURVE key volumes",fieldPath=".spec.volumes"
 	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.containers"
 	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.initContainers"
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`

@@ -29,6 +29,11 @@ type Options struct {
 	// NetworkPolicy holds the peers outside the topology that its
 	// NetworkPolicies admit to the sidecar and device metrics ports.
 	NetworkPolicy NetworkPolicyOptions
+
+	// CurveKeys are the components' CURVE public keys, read from their
+	// Secrets in this reconcile (the only per-reconcile input); used only
+	// when the topology selects CURVE (see security.go).
+	CurveKeys CurvePublicKeys
 }
 
 // Kind is the kind of a child object.
@@ -72,6 +77,7 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
 		cfg := Resolve(t, c, opts.ClusterDomain)
+		CurveSockets(t, cfg)
 
 		if t.NetworkPoliciesEnabled() {
 			np := NetworkPolicy(t, c, opts.NetworkPolicy)
@@ -95,6 +101,14 @@ func Render(t *zmqv1.ZMQTopology, opts Options) ([]Object, error) {
 		tpl, err := PodTemplate(t, c, cfg, opts)
 		if err != nil {
 			return nil, err
+		}
+		if t.IsCurve() {
+			keys, err := CurveKeysConfigMap(t, c, opts.CurveKeys)
+			if err != nil {
+				return nil, err
+			}
+			byKind[KindConfigMap] = append(byKind[KindConfigMap], Object{Kind: KindConfigMap, Name: *keys.Name, Component: c.Name, Apply: keys})
+			addCurve(t, c, tpl, opts.CurveKeys)
 		}
 		if PerReplica(c) {
 			sts := StatefulSet(t, c, tpl)

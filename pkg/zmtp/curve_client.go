@@ -67,24 +67,58 @@ func parseReady(data []byte, key *[32]byte) (Metadata, uint64, error) {
 }
 
 func (c *curveClient) handshake(h *handshakeIO, local []byte, check func(Metadata) error) (Metadata, frameCodec, error) {
+	st, err := c.hello(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.clear()
+	return c.initiate(h, st, local, check)
+}
+
+// curveWelcomed is a client's state after a WELCOME that opened: the
+// server has proved it holds the secret key of the public key we were
+// given, and nothing has yet committed the server to the connection.
+type curveWelcomed struct {
+	shortPub, shortSec *[32]byte
+	serverShort        [32]byte
+	cookie             []byte
+}
+
+// clear wipes the short-term secret key.
+func (w *curveWelcomed) clear() { clear(w.shortSec[:]) }
+
+// hello sends HELLO and reads WELCOME (RFC 26 §"The HELLO Command",
+// §"The WELCOME Command").
+func (c *curveClient) hello(h *handshakeIO) (*curveWelcomed, error) {
 	o := c.opts
 	shortPub, shortSec, err := box.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("zmtp: CURVE short-term key: %w", err)
+		return nil, fmt.Errorf("zmtp: CURVE short-term key: %w", err)
 	}
-	defer clear(shortSec[:])
+	st := &curveWelcomed{shortPub: shortPub, shortSec: shortSec}
 	server := (*[32]byte)(&o.serverKey)
 	if err := h.writeCommand(cmdHello, helloData(shortPub, shortSec, server)); err != nil {
-		return nil, nil, err
+		st.clear()
+		return nil, err
 	}
 	data, err := expectCommand(h, cmdWelcome)
 	if err != nil {
-		return nil, nil, err
+		st.clear()
+		return nil, err
 	}
-	serverShort, cookie, err := parseWelcome(data, server, shortSec)
+	st.serverShort, st.cookie, err = parseWelcome(data, server, shortSec)
 	if err != nil {
-		return nil, nil, err
+		st.clear()
+		return nil, err
 	}
+	return st, nil
+}
+
+// initiate sends INITIATE with our metadata (local) and reads the
+// server's READY (RFC 26 §"The INITIATE Command", §"The READY Command").
+func (c *curveClient) initiate(h *handshakeIO, st *curveWelcomed, local []byte, check func(Metadata) error) (Metadata, frameCodec, error) {
+	o := c.opts
+	shortPub, shortSec, serverShort, cookie := st.shortPub, st.shortSec, st.serverShort, st.cookie
 
 	// Vouch: Box[C' + S](C→S'), proving our long-term key to the server.
 	vouchNonce, err := randomLong()
@@ -109,7 +143,7 @@ func (c *curveClient) handshake(h *handshakeIO, local []byte, check func(Metadat
 		return nil, nil, err
 	}
 
-	data, err = expectCommand(h, cmdReady)
+	data, err := expectCommand(h, cmdReady)
 	if err != nil {
 		clear(key[:])
 		return nil, nil, err

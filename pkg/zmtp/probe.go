@@ -45,6 +45,16 @@ type ProbeOptions struct {
 	Timeout time.Duration
 	// Dialer, if set, is used to connect.
 	Dialer *net.Dialer
+	// Curve, if set, makes the probe a CURVE client with these
+	// credentials (see ProbeCurve); without it a CURVE peer is only
+	// greeted.
+	Curve *ProbeCurve
+	// Expect is the Socket-Type the peer is expected to have. A CURVE
+	// server reveals its type only in its READY, which it sends after
+	// our INITIATE has committed it to the connection, so against CURVE
+	// the probe goes past WELCOME only when Expect has a silent partner
+	// (SilentPeer), as which it completes the handshake. Unused with NULL.
+	Expect SocketType
 }
 
 // Version is a ZMTP protocol version.
@@ -73,6 +83,9 @@ type ProbeResult struct {
 	PingRTT time.Duration
 	// SentReady reports whether the probe completed the handshake.
 	SentReady bool
+	// ServerAuthenticated reports that a CURVE peer proved it holds the
+	// secret key of ProbeCurve.Server (its WELCOME opened).
+	ServerAuthenticated bool
 }
 
 // ProbeError describes a failed probe: the stage it reached and why.
@@ -162,7 +175,11 @@ func Probe(ctx context.Context, endpoint string, opts ProbeOptions) (ProbeResult
 	cr := &countingReader{r: nc}
 	br := bufio.NewReaderSize(cr, 4096)
 	bw := bufio.NewWriterSize(nc, 512)
-	if _, err := nc.Write(ourGreeting()); err != nil {
+	greeting := ourGreeting()
+	if opts.Curve != nil {
+		greeting = appendGreeting(nil, Greeting{Major: VersionMajor, Minor: VersionMinor, Mechanism: MechanismCurve})
+	}
+	if _, err := nc.Write(greeting); err != nil {
 		return fail("greeting", err)
 	}
 	g, err := readGreeting(br)
@@ -180,6 +197,12 @@ func Probe(ctx context.Context, endpoint string, opts ProbeOptions) (ProbeResult
 	}
 	res.Version = Version{g.Major, g.Minor}
 	res.Mechanism = g.Mechanism
+	if opts.Curve != nil && opts.Mode != ProbeGreeting {
+		if g.Mechanism != MechanismCurve {
+			return fail("greeting", protoErr("greeting", "peer mechanism "+quoteName(g.Mechanism)+", want CURVE", nil))
+		}
+		return probeCurve(&res, start, br, bw, opts, g.Major == 3 && g.Minor == 0, fail)
+	}
 	if opts.Mode == ProbeGreeting || g.Mechanism != MechanismNull {
 		// Other mechanisms need credentials; the greeting is all we learn.
 		res.Latency = time.Since(start)
