@@ -69,7 +69,7 @@ spec:
 // ventilator on) to docs/autoscaling.csv when E2E_AUTOSCALING_CSV=1 (make
 // docs plots it into docs/autoscaling.png), else to the test's temp dir.
 func TestBacklogAutoscaling(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	period := autoscalePeriod(ctx, t)
 	if period > 5*time.Second {
 		t.Skipf("autoscale period %s: the chart passes set 3s; this test would take too long", period)

@@ -30,7 +30,7 @@ func curveSample(t *testing.T, file string) string {
 // and every task the ventilator sends reaches the sink through every
 // worker, over encrypted, mutually authenticated links.
 func TestCurvePipeline(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-curve-pipeline")
 	applyManifest(ctx, t, ns, curveSample(t, "zmq_v1alpha1_pipeline.yaml"))
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/pipeline", "--timeout=240s")
@@ -48,12 +48,13 @@ func TestCurvePipeline(t *testing.T) {
 // every publisher through the Forwarder; a pod outside the topology that
 // knows the device's public key and endpoints but brings a self-made key
 // cannot subscribe: it receives nothing and the device counts its refused
-// handshakes. No NetworkPolicy is involved (the cluster runs no policy
-// enforcer and the operator renders none here): CURVE alone holds.
+// handshakes. The topology opts out of NetworkPolicies (the cluster enforces
+// them, and they would stop the outsider first): CURVE alone holds.
 func TestCurvePubSub(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-curve-pubsub")
-	applyManifest(ctx, t, ns, curveSample(t, "zmq_v1alpha1_pubsub.yaml"))
+	noPolicies := strings.Replace(curveSample(t, "zmq_v1alpha1_pubsub.yaml"), "\nspec:\n", "\nspec:\n  networkPolicy: {enabled: false}\n", 1)
+	applyManifest(ctx, t, ns, noPolicies)
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/pubsub", "--timeout=240s")
 
 	var publishers []string

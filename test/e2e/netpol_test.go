@@ -133,7 +133,7 @@ func onePod(ctx context.Context, t *testing.T, ns, topology, component string) p
 // out of NetworkPolicies, the same probe gets through (so it was the policy
 // that held).
 func TestNetworkPolicyBlocksOutsider(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-np-outsider")
 	outsiders := newNamespace(ctx, t, "e2e-np-outsiders")
 	runningPipelineWithPolicies(ctx, t, ns)
@@ -175,7 +175,7 @@ func TestNetworkPolicyBlocksOutsider(t *testing.T) {
 // and a member still cannot reach a port it does not connect to (the
 // sidecar's, or a bound socket it has no link to).
 func TestNetworkPolicyAdmitsMembers(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-np-members")
 	runningPipelineWithPolicies(ctx, t, ns)
 	vent := onePod(ctx, t, ns, "pipeline", "ventilator")
@@ -242,7 +242,7 @@ func operatorPodLabels(ctx context.Context, t *testing.T) map[string]string {
 // topology), the sink's policy drops the worker and its probe no longer
 // connects, while its link to the ventilator still works.
 func TestNetworkPolicyLinkRemovalRevokes(t *testing.T) {
-	ctx := e2eOnly(t)
+	ctx := featureOnly(t)
 	ns := newNamespace(ctx, t, "e2e-np-revoke")
 	runningPipelineWithPolicies(ctx, t, ns)
 	sink := onePod(ctx, t, ns, "pipeline", "sink")
