@@ -16,7 +16,9 @@ import (
 // publisher and subscriber, plus an "edge" publisher that connects straight
 // to the frontend of the Forwarder's third replica (which does not exist
 // until the test scales the Forwarder from 2 to 3): what a subscriber hears
-// from it can only have come through that new replica.
+// from it can only have come through that new replica. Connecting by
+// address, it is not a declared connector of the frontend, so the
+// frontend's bind.allowFrom admits it through the NetworkPolicy.
 const livePubSub = `apiVersion: zmq.topology.dev/v1alpha1
 kind: ZMQTopology
 metadata:
@@ -30,7 +32,9 @@ spec:
     replicas: 2
     device: {type: Forwarder}
     sockets:
-    - {name: frontend, type: XSUB, bind: {port: 5559}}
+    # The edge publisher connects by address, not as a declared connector:
+    # the frontend's NetworkPolicy admits it through allowFrom.
+    - {name: frontend, type: XSUB, bind: {port: 5559, allowFrom: [{podSelector: {matchLabels: {zmq.topology.dev/component: edge}}}]}}
     - {name: backend, type: XPUB, bind: {port: 5560}}
   - name: prices
     replicas: 2
