@@ -351,35 +351,12 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	watchdog := time.AfterFunc(c.Timeout, func() { _ = proxy.cmd.Process.Kill() })
 	defer watchdog.Stop()
 
-	st, rt := czmq.PUSH, czmq.PULL
-	if c.Device == "forwarder" {
-		st, rt = czmq.PUB, czmq.SUB
-	}
-	snd, err := czmq.NewSocket(st)
+	snd, rcv, err := devicePeers(c.Device, front, back)
 	if err != nil {
 		return res, err
 	}
 	defer snd.Close()
-	rcv, err := czmq.NewSocket(rt)
-	if err != nil {
-		return res, err
-	}
 	defer rcv.Close()
-	_ = snd.SetLinger(0)
-	_ = rcv.SetLinger(0)
-	// A stalled proxy turns into a send error instead of a hang.
-	_ = snd.SetSndtimeo(5 * time.Second)
-	if rt == czmq.SUB {
-		_ = snd.SetSndhwm(0)
-		_ = rcv.SetRcvhwm(0)
-		_ = rcv.SetSubscribe("")
-	}
-	if err := rcv.Connect(back); err != nil {
-		return res, err
-	}
-	if err := snd.Connect(front); err != nil {
-		return res, err
-	}
 	timeout := time.Duration(-2)
 	recv := func(d time.Duration) ([]byte, error) {
 		if d != timeout {
@@ -392,7 +369,7 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	// forwarder, the subscription travelling upstream through the proxy).
 	warm := false
 	for i := 0; i < 300 && !warm && proxy.running(); i++ {
-		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && st == czmq.PUSH {
+		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && c.Device != "forwarder" {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -455,4 +432,40 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 		res.Problem = fmt.Sprintf("stalled: %d of %d received", res.Received, c.Count)
 	}
 	return res, nil
+}
+
+// devicePeers opens the libzmq producer and consumer of a device benchmark
+// and connects them to the proxy's frontend and backend: PUSH and PULL, or
+// for the Forwarder PUB and SUB (subscribed to everything, unbounded HWMs).
+// A send times out after 5 s, so a stalled proxy turns into a send error
+// instead of a hang. The caller closes both sockets.
+func devicePeers(device, front, back string) (snd, rcv *czmq.Socket, err error) {
+	st, rt := czmq.PUSH, czmq.PULL
+	if device == "forwarder" {
+		st, rt = czmq.PUB, czmq.SUB
+	}
+	if snd, err = czmq.NewSocket(st); err != nil {
+		return nil, nil, err
+	}
+	if rcv, err = czmq.NewSocket(rt); err != nil {
+		snd.Close()
+		return nil, nil, err
+	}
+	_ = snd.SetLinger(0)
+	_ = rcv.SetLinger(0)
+	_ = snd.SetSndtimeo(5 * time.Second)
+	if rt == czmq.SUB {
+		_ = snd.SetSndhwm(0)
+		_ = rcv.SetRcvhwm(0)
+		_ = rcv.SetSubscribe("")
+	}
+	if err = rcv.Connect(back); err == nil {
+		err = snd.Connect(front)
+	}
+	if err != nil {
+		snd.Close()
+		rcv.Close()
+		return nil, nil, err
+	}
+	return snd, rcv, nil
 }

@@ -72,38 +72,16 @@ func (env DeviceEnv) MaxLossless(c LosslessCase) (res LosslessResult, err error)
 	watchdog := time.AfterFunc(c.Timeout, func() { _ = proxy.cmd.Process.Kill() })
 	defer watchdog.Stop()
 
-	st, rt := czmq.PUSH, czmq.PULL
-	if c.Device == "forwarder" {
-		st, rt = czmq.PUB, czmq.SUB
-	}
-	snd, err := czmq.NewSocket(st)
+	snd, rcv, err := devicePeers(c.Device, front, back)
 	if err != nil {
 		return res, err
 	}
 	defer snd.Close()
-	rcv, err := czmq.NewSocket(rt)
-	if err != nil {
-		return res, err
-	}
 	defer rcv.Close()
-	_ = snd.SetLinger(0)
-	_ = rcv.SetLinger(0)
-	_ = snd.SetSndtimeo(5 * time.Second)
-	if rt == czmq.SUB {
-		_ = snd.SetSndhwm(0)
-		_ = rcv.SetRcvhwm(0)
-		_ = rcv.SetSubscribe("")
-	}
-	if err := rcv.Connect(back); err != nil {
-		return res, err
-	}
-	if err := snd.Connect(front); err != nil {
-		return res, err
-	}
 	_ = rcv.SetRcvtimeo(10 * time.Millisecond)
 	warm := false
 	for i := 0; i < 300 && !warm && proxy.running(); i++ {
-		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && st == czmq.PUSH {
+		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && c.Device != "forwarder" {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
