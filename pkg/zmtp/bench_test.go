@@ -26,27 +26,7 @@ func BenchmarkThroughput(b *testing.B) {
 				for pat.snd == PUB && snd.Stats().Subscriptions == 0 {
 					time.Sleep(time.Millisecond)
 				}
-				payload := make([]byte, size)
-				b.SetBytes(int64(size))
-				b.ResetTimer()
-				done := make(chan error, 1)
-				go func() {
-					for i := 0; i < b.N; i++ {
-						if _, err := rcv.Recv(ctx); err != nil {
-							done <- err
-							return
-						}
-					}
-					done <- nil
-				}()
-				for i := 0; i < b.N; i++ {
-					if err := snd.Send(ctx, Msg{payload}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				pump(ctx, b, snd, rcv, size)
 			})
 		}
 	}
@@ -70,28 +50,35 @@ func BenchmarkCurveThroughput(b *testing.B) {
 				snd := newSock(b, PUSH, append(so, WithLinger(0))...)
 				connect(b, snd, bind(b, rcv))
 				waitPeers(b, snd, 1)
-				payload := make([]byte, size)
-				b.SetBytes(int64(size))
-				b.ResetTimer()
-				done := make(chan error, 1)
-				go func() {
-					for i := 0; i < b.N; i++ {
-						if _, err := rcv.Recv(ctx); err != nil {
-							done <- err
-							return
-						}
-					}
-					done <- nil
-				}()
-				for i := 0; i < b.N; i++ {
-					if err := snd.Send(ctx, Msg{payload}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				pump(ctx, b, snd, rcv, size)
 			})
 		}
+	}
+}
+
+// pump sends b.N messages of size bytes from snd while a goroutine receives
+// them on rcv, timing only that exchange (b.SetBytes counts the payload).
+func pump(ctx context.Context, b *testing.B, snd, rcv *Socket, size int) {
+	b.Helper()
+	payload := make([]byte, size)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if _, err := rcv.Recv(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		if err := snd.Send(ctx, Msg{payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
 	}
 }

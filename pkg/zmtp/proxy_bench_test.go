@@ -37,27 +37,7 @@ func BenchmarkProxy(b *testing.B) {
 				for dev.snd == PUB && snd.Stats().Subscriptions == 0 {
 					time.Sleep(time.Millisecond)
 				}
-				payload := make([]byte, size)
-				b.SetBytes(int64(size))
-				b.ResetTimer()
-				done := make(chan error, 1)
-				go func() {
-					for i := 0; i < b.N; i++ {
-						if _, err := rcv.Recv(ctx); err != nil {
-							done <- err
-							return
-						}
-					}
-					done <- nil
-				}()
-				for i := 0; i < b.N; i++ {
-					if err := snd.Send(ctx, Msg{payload}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				pump(ctx, b, snd, rcv, size)
 			})
 		}
 	}
