@@ -14,12 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/internal/manifest"
 )
 
 // webhookName is the webhook's name in config/webhook, which the API server
@@ -229,16 +229,11 @@ func TestCertManagerOverlay(t *testing.T) {
 	out, err := kubectl("kustomize", "config/overlays/cert-manager")
 	g.Expect(err).NotTo(gomega.HaveOccurred(), out)
 
+	objs, err := manifest.Decode([]byte(out))
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	byKind := map[string][]*unstructured.Unstructured{}
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) > 0 {
-			byKind[u.GetKind()] = append(byKind[u.GetKind()], u)
-		}
+	for _, u := range objs {
+		byKind[u.GetKind()] = append(byKind[u.GetKind()], u)
 	}
 	g.Expect(byKind["Secret"]).To(gomega.BeEmpty())
 	g.Expect(byKind["Certificate"]).To(gomega.HaveLen(1))

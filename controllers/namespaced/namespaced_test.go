@@ -3,9 +3,7 @@ package namespaced
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -44,6 +41,7 @@ import (
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
+	"github.com/zmq-operator/zmq-operator/internal/manifest"
 )
 
 const (
@@ -115,18 +113,9 @@ func overlayObjects(t *testing.T) []*unstructured.Unstructured {
 		t.Fatalf("kubectl kustomize: %v", err)
 	}
 	out = bytes.ReplaceAll(out, []byte(overlayNS), []byte(nsA))
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+	objs, err := manifest.Decode(out)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return objs
 }
