@@ -34,12 +34,16 @@ func writeCurveKeys(t *testing.T, dir, name string) curveKeyFiles {
 	return k
 }
 
+// allowKey writes k's public key into the allowed directory dir. The
+// file is named in hex: a Z85 key may hold '/' (a path separator) or
+// start with '.' (a name the directory authoriser skips, as it does the
+// kubelet's ..data entries).
 func allowKey(t *testing.T, dir string, k curveKeyFiles) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, k.pub.String()[:8]), []byte(k.pub.String()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%x", k.pub[:4])), []byte(k.pub.String()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
