@@ -1,8 +1,6 @@
 package zmqsocket
 
 import (
-	"fmt"
-
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 	"github.com/zmq-operator/zmq-operator/pkg/zmtp"
 )
@@ -20,19 +18,9 @@ func ProbeCurve(sec *zmqconfig.Security, path string) (*zmtp.ProbeCurve, error) 
 	if !sec.IsCurve() {
 		return nil, nil
 	}
-	secret, err := readSecretKey(sec.SecretKeyFile)
+	secret, public, server, err := readCurveKeys(sec, path)
 	if err != nil {
-		return nil, fmt.Errorf("%s.secretKeyFile: %w", path, err)
+		return nil, err
 	}
-	public, err := secret.Public()
-	if err != nil {
-		return nil, fmt.Errorf("%s.secretKeyFile: %w", path, err)
-	}
-	creds := &zmtp.ProbeCurve{Server: public, Public: public, Secret: secret}
-	if !sec.Server {
-		if creds.Server, err = ReadCurvePublicKey(sec.ServerPublicKeyFile); err != nil {
-			return nil, fmt.Errorf("%s.serverPublicKeyFile: %w", path, err)
-		}
-	}
-	return creds, nil
+	return &zmtp.ProbeCurve{Server: server, Public: public, Secret: secret}, nil
 }

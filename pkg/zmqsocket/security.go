@@ -27,13 +27,9 @@ func SecurityOptions(sec *zmqconfig.Security, path string) ([]zmtp.Option, error
 	if !sec.IsCurve() {
 		return nil, nil
 	}
-	secret, err := readSecretKey(sec.SecretKeyFile)
+	secret, public, server, err := readCurveKeys(sec, path)
 	if err != nil {
-		return nil, fmt.Errorf("%s.secretKeyFile: %w", path, err)
-	}
-	public, err := secret.Public()
-	if err != nil {
-		return nil, fmt.Errorf("%s.secretKeyFile: %w", path, err)
+		return nil, err
 	}
 	if sec.PublicKeyFile != "" {
 		given, err := ReadCurvePublicKey(sec.PublicKeyFile)
@@ -45,10 +41,6 @@ func SecurityOptions(sec *zmqconfig.Security, path string) ([]zmtp.Option, error
 		}
 	}
 	if !sec.Server {
-		server, err := ReadCurvePublicKey(sec.ServerPublicKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.serverPublicKeyFile: %w", path, err)
-		}
 		return []zmtp.Option{zmtp.WithCurveClient(server, public, secret)}, nil
 	}
 	opts := []zmtp.Option{zmtp.WithCurveServer(secret)}
@@ -61,6 +53,26 @@ func SecurityOptions(sec *zmqconfig.Security, path string) ([]zmtp.Option, error
 		opts = append(opts, zmtp.WithCurveAuthorizer(DirAuthorizer(dir)))
 	}
 	return opts, nil
+}
+
+// readCurveKeys reads the key files of a CURVE socket: its secret key, the
+// public key derived from it, and the server key a client authenticates
+// (for a server socket, its own public key). Errors name the field and the
+// file, never a key.
+func readCurveKeys(sec *zmqconfig.Security, path string) (secret zmtp.CurveSecretKey, public, server zmtp.CurvePublicKey, err error) {
+	if secret, err = readSecretKey(sec.SecretKeyFile); err != nil {
+		return secret, public, server, fmt.Errorf("%s.secretKeyFile: %w", path, err)
+	}
+	if public, err = secret.Public(); err != nil {
+		return secret, public, server, fmt.Errorf("%s.secretKeyFile: %w", path, err)
+	}
+	server = public
+	if !sec.Server {
+		if server, err = ReadCurvePublicKey(sec.ServerPublicKeyFile); err != nil {
+			return secret, public, server, fmt.Errorf("%s.serverPublicKeyFile: %w", path, err)
+		}
+	}
+	return secret, public, server, nil
 }
 
 // readKeyFile reads a small key file.
