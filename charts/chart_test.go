@@ -3,11 +3,8 @@ package charts
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -18,12 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/zmq-operator/zmq-operator/internal/manifest"
+	"github.com/zmq-operator/zmq-operator/internal/testkube"
 )
 
 const (
@@ -205,66 +200,20 @@ func TestRender(t *testing.T) {
 // an envtest API server, with minimal CRDs for the Prometheus Operator's
 // monitors and cert-manager's Issuer and Certificate.
 func TestDryRun(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		dir := filepath.Join(root, "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", runtime.GOOS, runtime.GOARCH))
-		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
-			assets = dir
-		}
-	}
-	if assets == "" {
-		t.Skip("no control plane binaries: run `make k8s-bins` or set KUBEBUILDER_ASSETS (make test does both)")
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDs: []*apiextensionsv1.CustomResourceDefinition{
-			looseCRD("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
-			looseCRD("monitoring.coreos.com", "PodMonitor", "podmonitors"),
-			looseCRD("cert-manager.io", "Issuer", "issuers"),
-			looseCRD("cert-manager.io", "Certificate", "certificates"),
-		},
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-	scheme := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := testkube.Start(t,
+		looseCRD("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+		looseCRD("monitoring.coreos.com", "PodMonitor", "podmonitors"),
+		looseCRD("cert-manager.io", "Issuer", "issuers"),
+		looseCRD("cert-manager.io", "Certificate", "certificates"))
 	for _, ns := range []string{releaseNS, "a", "b"} {
-		if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		if err := kube.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "chart-test", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
-		t.Fatal(err)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			manifest, objs := render(t, tc.set)
-			cmd := exec.Command(filepath.Join(assets, "kubectl"), "apply", "--dry-run=server", "-f", "-")
-			cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-			cmd.Stdin = bytes.NewReader(manifest)
-			out, err := cmd.CombinedOutput()
+			out, err := kube.Kubectl(manifest, "apply", "--dry-run=server", "-f", "-")
 			if err != nil {
 				t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
 			}

@@ -2,19 +2,16 @@ package argocd
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/zmq-operator/zmq-operator/internal/testkube"
 )
 
 const healthKey = "resource.customizations.health.zmq.topology.dev_ZMQTopology"
@@ -42,53 +39,11 @@ func readmeCommand(t *testing.T) string {
 // the health check is added beside them, byte for byte, and running it
 // again (after health.lua changes) updates it without a conflict.
 func TestInstallIntoArgoCDConfigMap(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		dir := filepath.Join("..", "..", "bin", "k8s", fmt.Sprintf("1.37.2-%s-%s", runtime.GOOS, runtime.GOARCH))
-		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
-			assets, _ = filepath.Abs(dir)
-		}
-	}
-	if assets == "" {
-		t.Skip("no control plane binaries: run `make k8s-bins` or set KUBEBUILDER_ASSETS (make test does both)")
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-	scheme := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := testkube.Start(t)
 	ctx := context.Background()
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "argocd-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	kubectl := func(stdin string, args ...string) {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(assets, "kubectl"), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := kube.Kubectl([]byte(stdin), args...); err != nil {
 			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
 		}
 	}
@@ -105,12 +60,12 @@ func TestInstallIntoArgoCDConfigMap(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		sh := exec.Command("bash", "-euo", "pipefail", "-c", command)
 		sh.Dir = filepath.Join("..", "..")
-		sh.Env = append(os.Environ(), "KUBECONFIG="+kcPath, "PATH="+assets+":"+os.Getenv("PATH"))
+		sh.Env = append(os.Environ(), "KUBECONFIG="+kube.Kubeconfig, "PATH="+kube.Assets+":"+os.Getenv("PATH"))
 		if out, err := sh.CombinedOutput(); err != nil {
 			t.Fatalf("run %d of the README's command: %v\n%s\n%s", run, err, command, out)
 		}
 		var cm corev1.ConfigMap
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "argocd-cm"}, &cm); err != nil {
+		if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "argocd-cm"}, &cm); err != nil {
 			t.Fatal(err)
 		}
 		if cm.Data["url"] != "https://argocd.example.com" || cm.Labels["app.kubernetes.io/part-of"] != "argocd" {
