@@ -30,6 +30,7 @@ type Agent struct {
 	fail  int // HTTP status to answer with instead, 0 for none
 
 	requests atomic.Int64
+	answered time.Time // when the last document was sent, under mu
 }
 
 // Start listens on ip:port (port 0 picks one) and serves GET /status.
@@ -64,7 +65,20 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	doc.Time = time.Now().UTC()
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(doc)
+	if json.NewEncoder(w).Encode(doc) == nil {
+		a.mu.Lock()
+		a.answered = time.Now()
+		a.mu.Unlock()
+	}
+}
+
+// LastAnswer is when the stub last finished sending a document (zero if
+// it never has). A poller cannot have received an answer later than this,
+// so tests measure staleness from it rather than from their own clock.
+func (a *Agent) LastAnswer() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.answered
 }
 
 // Set replaces the document served (APIVersion is filled in when empty).
