@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
@@ -44,8 +45,9 @@ func CacheOptions(namespaces ...string) cache.Options {
 			&corev1.ConfigMap{}:             children,
 			&policyv1.PodDisruptionBudget{}: children,
 			&networkingv1.NetworkPolicy{}:   children,
-			// Pods are read by the link poller only.
-			&corev1.Pod{}: children,
+			// Pods are read by the link poller only, and only the few
+			// fields it reads are kept.
+			&corev1.Pod{}: {Label: children.Label, Transform: linkpoll.SlimPod},
 		},
 	}
 	if len(namespaces) > 0 {

@@ -1,17 +1,17 @@
 // Command scale measures the operator at scale against the floor that
-// Kubernetes itself sets. For each N it starts a fresh control plane on
-// loopback (etcd, kube-apiserver, kube-controller-manager's Deployment,
-// ReplicaSet and StatefulSet controllers, kube-scheduler, and kwok with fake
-// nodes, so that pods become Running and Ready without containers), then:
+// Kubernetes itself sets. For each N, each of the two phases gets a fresh
+// control plane on loopback (etcd, kube-apiserver, kube-controller-manager's
+// Deployment, ReplicaSet and StatefulSet controllers, kube-scheduler, and
+// kwok with fake nodes, so that pods become Running and Ready without
+// containers), so that both start from the same empty cluster:
 //
 //  1. the floor: the children of N pipeline topologies (3 components of 5
-//     pods each), rendered by the operator's own render package (minus the
-//     topology label on the objects themselves, so the manager does not
-//     take them for children of topologies that do not exist), applied
+//     pods each), rendered by the operator's own render package, applied
 //     directly with server-side apply at the manager's client QPS; time
 //     until every workload is ready;
 //  2. the operator: the manager binary as a local process (no leader
-//     election, no webhook server: --webhook-cert-mode=none), N topologies
+//     election, no webhook server: --webhook-cert-mode=none; no link
+//     polling: kwok's pods have no sidecar to answer), N topologies
 //     created; time until every topology is Ready, the manager's API
 //     requests by verb and status code, reconciles, reconcile time,
 //     workqueue wait, CPU and peak RSS (from its metrics and /proc);
@@ -41,6 +41,7 @@ import (
 	"github.com/go-logr/logr"
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
@@ -159,35 +160,57 @@ func run(ctx context.Context, o options) error {
 
 func runN(ctx context.Context, o options, n int, dir string) (result, error) {
 	r := result{n: n}
-	fmt.Printf("\n== N=%d: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (%d fake nodes)\n", n, o.cluster.nodes)
+	var err error
+	if r.floor, err = runFloor(ctx, o, n, filepath.Join(dir, "floor")); err != nil {
+		return r, err
+	}
+	return runOperator(ctx, o, r, filepath.Join(dir, "operator"))
+}
+
+// benchNS is the namespace of the floor's objects and of the topologies.
+const benchNS = "bench"
+
+// startN starts a fresh cluster for one phase of N, with the benchmark's
+// namespace, a client at the floor's QPS and a watcher of what is ready.
+func startN(ctx context.Context, o options, n int, phase, dir string) (*cluster, client.Client, *watcher, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, nil, err
+	}
+	fmt.Printf("\n== N=%d %s: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (%d fake nodes)\n", n, phase, o.cluster.nodes)
 	c, err := startCluster(ctx, o.cluster, dir)
 	if err != nil {
-		return r, err
+		return nil, nil, nil, err
+	}
+	cl, err := clientAt(c.cfg, o.qps)
+	if err == nil {
+		err = createNamespace(ctx, cl, benchNS)
+	}
+	var w *watcher
+	if err == nil {
+		w, err = startWatcher(ctx, c.cfg, benchNS)
+	}
+	if err != nil {
+		c.stop()
+		return nil, nil, nil, err
+	}
+	return c, cl, w, nil
+}
+
+// runFloor measures the floor on a cluster of its own: the operator's
+// children of n topologies applied directly, until every workload is ready.
+func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration, error) {
+	c, cl, w, err := startN(ctx, o, n, "floor", dir)
+	if err != nil {
+		return 0, err
 	}
 	defer func() {
-		fmt.Printf("== N=%d: tearing down\n", n)
+		fmt.Printf("== N=%d floor: tearing down\n", n)
+		w.stop()
 		c.stop()
 	}()
-	cl, err := clientAt(c.cfg, o.qps)
+	groups, err := floorObjects(benchNS, n, render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:bench"})
 	if err != nil {
-		return r, err
-	}
-	const floorNS, operatorNS = "floor", "bench"
-	for _, ns := range []string{floorNS, operatorNS} {
-		if err := createNamespace(ctx, cl, ns); err != nil {
-			return r, err
-		}
-	}
-	w, err := startWatcher(ctx, c.cfg, floorNS, operatorNS)
-	if err != nil {
-		return r, err
-	}
-	defer w.stop()
-
-	// The floor.
-	groups, err := floorObjects(floorNS, n, render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:bench"})
-	if err != nil {
-		return r, err
+		return 0, err
 	}
 	workloads := 0
 	for _, g := range groups {
@@ -200,19 +223,34 @@ func runN(ctx context.Context, o options, n int, dir string) (result, error) {
 	fmt.Printf("== N=%d floor: applying %d objects (%d workloads) directly at %d QPS, %d workers\n", n, countObjects(groups), workloads, o.qps, o.workers)
 	start := time.Now()
 	if err := applyAll(ctx, cl, groups, o.workers); err != nil {
-		return r, err
+		return 0, err
 	}
 	fmt.Printf("  floor: applied in %.1fs\n", time.Since(start).Seconds())
-	r.floor, err = waitFor(ctx, "floor", start, workloads, o.timeout, func() (int, string, error) {
-		k, err := w.readyWorkloads(ctx, floorNS)
+	d, err := waitFor(ctx, "floor", start, workloads, o.timeout, func() (int, string, error) {
+		k, err := w.readyWorkloads(ctx, benchNS)
 		return k, "workloads", err
 	})
 	if err != nil {
-		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, floorNS))
+		return 0, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, benchNS))
 	}
-	fmt.Printf("  floor: all %d workloads ready in %.1fs\n", workloads, r.floor.Seconds())
+	fmt.Printf("  floor: all %d workloads ready in %.1fs\n", workloads, d.Seconds())
+	return d, nil
+}
 
-	// The operator.
+// runOperator measures the manager on a fresh cluster of its own, so that
+// it starts from the same empty state as the floor: time to all Ready,
+// then idle and restart writes.
+func runOperator(ctx context.Context, o options, r result, dir string) (result, error) {
+	n := r.n
+	c, cl, w, err := startN(ctx, o, n, "operator", dir)
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		fmt.Printf("== N=%d operator: tearing down\n", n)
+		w.stop()
+		c.stop()
+	}()
 	m, err := startManager(ctx, o, c, dir, "manager")
 	if err != nil {
 		return r, err
@@ -224,15 +262,15 @@ func runN(ctx context.Context, o options, n int, dir string) (result, error) {
 	}
 	ts := make([]*zmqv1.ZMQTopology, n)
 	for i := range ts {
-		ts[i] = pipeline(operatorNS, i)
+		ts[i] = pipeline(benchNS, i)
 	}
 	fmt.Printf("== N=%d operator: creating %d topologies\n", n, n)
-	start = time.Now()
+	start := time.Now()
 	if err := createAll(ctx, cl, ts, o.workers); err != nil {
 		return r, err
 	}
 	r.operator, err = waitFor(ctx, "operator", start, n, o.timeout, func() (int, string, error) {
-		k, err := w.readyTopologies(ctx, operatorNS)
+		k, err := w.readyTopologies(ctx, benchNS)
 		extra := ""
 		if sc, err := fetchMetrics(ctx, m.metrics); err == nil {
 			extra = fmt.Sprintf("topologies; manager: %.0f requests, %.0f reconciles, queue depth %.0f",
@@ -242,7 +280,7 @@ func runN(ctx context.Context, o options, n int, dir string) (result, error) {
 		return k, extra, err
 	})
 	if err != nil {
-		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, operatorNS))
+		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, benchNS))
 	}
 	atReady, err := fetchMetrics(ctx, m.metrics)
 	if err != nil {
@@ -371,6 +409,9 @@ func startManager(ctx context.Context, o options, c *cluster, dir, name string) 
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 		"--sidecar-image=zmq-sidecar:bench",
+		// kwok's pods run no sidecar: polling them would only time out
+		// and report every link down.
+		"--link-poll-period=0",
 	}, o.managerArgs...)
 	p, err := startProcess(dir, name, o.manager, args, "KUBECONFIG="+c.kubeconfig)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -11,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -85,11 +83,6 @@ func floorObjects(ns string, n int, opts render.Options) ([][]render.Object, err
 		objs, err := render.Render(t, opts)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", t.Name, err)
-		}
-		for j := range objs {
-			if objs[j].Apply, err = withoutTopologyLabel(objs[j].Apply); err != nil {
-				return nil, err
-			}
 		}
 		out[i] = objs
 	}
@@ -290,24 +283,4 @@ func diagnose(ctx context.Context, c client.Client, ns string) string {
 		s += fmt.Sprintf("; pod %s: node %q, conditions %+v", p.Name, p.Spec.NodeName, p.Status.Conditions)
 	}
 	return s
-}
-
-// withoutTopologyLabel drops the topology label from an object's own labels
-// (its selector and pod template keep theirs), so that the manager, whose
-// cache holds only objects with that label, sees the floor's objects as
-// any other objects of the cluster rather than as children of topologies
-// that do not exist.
-func withoutTopologyLabel(a runtime.ApplyConfiguration) (runtime.ApplyConfiguration, error) {
-	raw, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{}
-	if err := json.Unmarshal(raw, &u.Object); err != nil {
-		return nil, err
-	}
-	labels := u.GetLabels()
-	delete(labels, render.LabelTopology)
-	u.SetLabels(labels)
-	return client.ApplyConfigurationFromUnstructured(u), nil
 }
