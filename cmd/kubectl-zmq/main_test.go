@@ -117,7 +117,7 @@ func TestPingTargets(t *testing.T) {
 		t.Errorf("unknown socket: %v", err)
 	}
 	got := pingCommand(want[0], pingOptions{mode: "ready", timeout: 3 * time.Second})
-	if strings.Join(got, " ") != "/zmq-sidecar ping --timeout 3s --mode ready tcp://v-0.v:5557" {
+	if strings.Join(got, " ") != "/zmq-sidecar ping --timeout 3s --mode ready --socket tasks tcp://v-0.v:5557" {
 		t.Errorf("command %q", got)
 	}
 }

@@ -106,9 +106,14 @@ func pingTargets(cfg *zmqconfig.Config, socket string) ([]pingTarget, error) {
 	return out, nil
 }
 
-// pingCommand is the command line run in the sidecar container.
+// pingCommand is the command line run in the sidecar container. It probes
+// as the target's socket (--socket), so that against a CURVE peer the
+// probe authenticates with the component's keys from the mounted
+// configuration (and checks the server's key) instead of stopping at the
+// greeting, and the peer's Socket-Type is checked against the one the
+// socket expects.
 func pingCommand(t pingTarget, o pingOptions) []string {
-	return []string{sidecarBinary, "ping", "--timeout", o.timeout.String(), "--mode", o.mode, t.Endpoint}
+	return []string{sidecarBinary, "ping", "--timeout", o.timeout.String(), "--mode", o.mode, "--socket", t.Socket, t.Endpoint}
 }
 
 func runPing(ctx context.Context, flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, podName, socket string, o pingOptions) error {

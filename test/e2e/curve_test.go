@@ -57,6 +57,18 @@ func TestCurvePubSub(t *testing.T) {
 	applyManifest(ctx, t, ns, noPolicies)
 	mustKubectl(ctx, t, "-n", ns, "wait", "--for=condition=Ready", "zt/pubsub", "--timeout=240s")
 
+	// kubectl zmq ping probes as the socket, with the component's keys:
+	// a subscriber completes the CURVE handshake with both Forwarder
+	// replicas and verifies their server key, beyond the greeting.
+	dash := pods(ctx, t, ns, "pubsub", "dashboard")
+	if len(dash) == 0 {
+		t.Fatal("no dashboard pod")
+	}
+	out, err := kubectlZmq(ctx, t, ns)(nil, "ping", dash[0].Name, "in")
+	if err != nil || !strings.Contains(out, "2/2 endpoints answered") || strings.Count(out, "curve:       server key verified") != 2 || strings.Count(out, "socket-type: XPUB") != 2 {
+		t.Errorf("kubectl zmq ping %s in: %v\n%s", dash[0].Name, err, out)
+	}
+
 	var publishers []string
 	for _, c := range []string{"prices", "news"} {
 		for _, p := range pods(ctx, t, ns, "pubsub", c) {

@@ -25,10 +25,6 @@ import (
 // (docs/pubsub-status.txt) for the README.
 func TestKubectlPlugin(t *testing.T) {
 	ctx := featureOnly(t)
-	plugin := filepath.Join(repoRoot, "bin", "kubectl-zmq")
-	if _, err := os.Stat(plugin); err != nil {
-		t.Fatalf("%v: run make build first (make test-e2e does)", err)
-	}
 	dot, err := exec.LookPath("dot")
 	if err != nil {
 		t.Fatal("dot not found: hack/prereqs.sh installs graphviz for the e2e suite")
@@ -45,16 +41,7 @@ func TestKubectlPlugin(t *testing.T) {
 	waitReady(ctx, t, ns, "pubsub", 4*time.Minute)
 	polled := waitLinksPolled(ctx, t, ns, "pubsub", 60*time.Second)
 
-	zmq := func(stdin []byte, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, plugin, append([]string{"--kubeconfig", k.Kubeconfig, "-n", ns}, args...)...)
-		cmd.Stdin = bytes.NewReader(stdin)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			return out.String(), fmt.Errorf("kubectl-zmq %s: %w: %s", strings.Join(args, " "), err, errOut.String())
-		}
-		return out.String(), nil
-	}
+	zmq := kubectlZmq(ctx, t, ns)
 
 	// graph -o dot | dot -Tpng
 	dotSrc, err := zmq(nil, "graph", "pubsub", "-o", "dot")
@@ -81,7 +68,7 @@ func TestKubectlPlugin(t *testing.T) {
 	}
 	t.Logf("kubectl zmq status pubsub:\n%s", status)
 	viaKubectl := exec.CommandContext(ctx, k.Bin, "zmq", "status", "pubsub", "-n", ns)
-	viaKubectl.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig, "PATH="+filepath.Dir(plugin)+":"+os.Getenv("PATH"))
+	viaKubectl.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig, "PATH="+filepath.Join(repoRoot, "bin")+":"+os.Getenv("PATH"))
 	if out, err := viaKubectl.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ZMQTopology default/pubsub  Ready=True") {
 		t.Errorf("kubectl zmq status: %v\n%s", err, out)
 	}
@@ -196,4 +183,25 @@ func captureDocs(ctx context.Context, t *testing.T, ns, status string) {
 		t.Fatal(err)
 	}
 	t.Logf("captured docs/pubsub.yaml and docs/pubsub-status.txt")
+}
+
+// kubectlZmq returns a runner of the built kubectl-zmq plugin (bin/, made
+// by make build) against the test cluster in namespace ns, with stdin; it
+// returns stdout, and an error that carries stderr.
+func kubectlZmq(ctx context.Context, t *testing.T, ns string) func(stdin []byte, args ...string) (string, error) {
+	t.Helper()
+	plugin := filepath.Join(repoRoot, "bin", "kubectl-zmq")
+	if _, err := os.Stat(plugin); err != nil {
+		t.Fatalf("%v: run make build first (make test-e2e does)", err)
+	}
+	return func(stdin []byte, args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, plugin, append([]string{"--kubeconfig", k.Kubeconfig, "-n", ns}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			return out.String(), fmt.Errorf("kubectl-zmq %s: %w: %s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String(), nil
+	}
 }
