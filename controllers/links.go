@@ -21,8 +21,13 @@ type linkHealth struct {
 	known bool
 	// expected and up count connections: the connecting component's ready
 	// replicas times the endpoints each connects to, and how many of those
-	// the ready pods' sidecars found up.
-	expected, up int32
+	// the ready pods' sidecars found up. pending counts those not known
+	// yet: of ready pods the poller has not seen or that have not answered
+	// yet (starting), and endpoints a sidecar has not probed yet.
+	expected, up, pending int32
+	// broken counts connections observed down: a failed probe, a stale
+	// sidecar, an endpoint missing from a pod's configuration.
+	broken int
 	// p50 and max are the up connections' round trips in microseconds,
 	// each on the 1-2-5 bucket series.
 	p50, max int64
@@ -31,15 +36,20 @@ type linkHealth struct {
 	reason string
 }
 
-// down reports connections that should be up and are not.
-func (h linkHealth) down() bool { return h.known && h.up < h.expected }
+// down reports connections observed down. Connections not known yet (a
+// starting pod, an endpoint not probed yet) do not make a link down: a
+// rollout would otherwise flap the topology to Degraded for the moment
+// between a pod's readiness and its sidecar's first answer.
+func (h linkHealth) down() bool { return h.known && h.broken > 0 }
 
 // rollUpLink computes the health of the link from the connecting socket s
 // of component c, whose workload has readyReplicas ready, to endpoints
 // (what each replica connects to). Only ready pods count: a pod that is
 // not ready is the component's problem, reported as such. A ready pod
 // whose sidecar has not answered recently (stale) counts with all its
-// connections down.
+// connections down; one that is starting (pending: not seen by the poller
+// yet, or not answered yet) and an endpoint not probed yet count as not
+// known yet: neither up nor down.
 func rollUpLink(c *zmqv1.Component, s *zmqv1.Socket, readyReplicas int32, endpoints []string, report *linkpoll.TopologyReport) linkHealth {
 	if report == nil {
 		return linkHealth{}
@@ -58,6 +68,10 @@ func rollUpLink(c *zmqv1.Component, s *zmqv1.Socket, readyReplicas int32, endpoi
 			continue
 		}
 		polled++
+		if pod.Pending {
+			h.pending += int32(len(endpoints))
+			continue
+		}
 		if pod.Stale {
 			broken = append(broken, fmt.Sprintf("%s: %s", pod.Pod, pod.Error))
 			continue
@@ -68,6 +82,8 @@ func rollUpLink(c *zmqv1.Component, s *zmqv1.Socket, readyReplicas int32, endpoi
 			switch {
 			case i < 0:
 				broken = append(broken, fmt.Sprintf("%s -> %s: endpoint not in the pod's configuration yet", pod.Pod, linkpoll.PeerHost(ep)))
+			case peers[i].Pending:
+				h.pending++
 			case peers[i].Up:
 				h.up++
 				rtts = append(rtts, peers[i].RTTMicros)
@@ -81,6 +97,12 @@ func rollUpLink(c *zmqv1.Component, s *zmqv1.Socket, readyReplicas int32, endpoi
 	}
 	h.expected = readyReplicas * int32(len(endpoints))
 	h.up = min(h.up, h.expected)
+	if unseen := readyReplicas - polled; unseen > 0 {
+		// Ready in the workload's status, not running in the poller's
+		// view yet.
+		h.pending += unseen * int32(len(endpoints))
+	}
+	h.broken = len(broken)
 	if len(rtts) > 0 {
 		slices.Sort(rtts)
 		// Nearest-rank median: on bucket boundaries already, so the
@@ -93,8 +115,6 @@ func rollUpLink(c *zmqv1.Component, s *zmqv1.Socket, readyReplicas int32, endpoi
 		h.reason = broken[0]
 	case len(broken) > 1:
 		h.reason = fmt.Sprintf("%s (and %d more)", broken[0], len(broken)-1)
-	case h.up < h.expected:
-		h.reason = fmt.Sprintf("%d of %d ready pods of %s not polled yet", readyReplicas-polled, readyReplicas, c.Name)
 	}
 	return h
 }

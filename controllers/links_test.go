@@ -77,6 +77,18 @@ func workerPod(z *zmqv1.ZMQTopology, i int, rtt []int64, err string) linkpoll.Po
 	return linkpoll.NewPodReport(name, "worker", true, workerDoc(z, name, rtt, err))
 }
 
+// notProbedYet marks every peer of a pod's report as not probed yet.
+func notProbedYet(p linkpoll.PodReport) linkpoll.PodReport {
+	for name, peers := range p.Sockets {
+		pending := make([]linkpoll.PeerReport, len(peers))
+		for i, peer := range peers {
+			pending[i] = linkpoll.PeerReport{Endpoint: peer.Endpoint, Pending: true}
+		}
+		p.Sockets[name] = pending
+	}
+	return p
+}
+
 const refused = "zmtp: probe tcp://pipeline-ventilator.ns.svc.cluster.local:5557 failed at connect: dial tcp 10.244.0.7:5557: connect: connection refused"
 
 // rollUp computes the status of z from all-ready workloads and a report.
@@ -147,12 +159,27 @@ func TestLinkRollUp(t *testing.T) {
 		wantLinks: "0/2", wantReady: metav1.ConditionFalse, wantReason: zmqv1.ReasonLinkDown,
 		wantDegraded: metav1.ConditionTrue, wantDegReason: zmqv1.ReasonLinkDown, wantDegreeMsg: "(1 more links down)",
 	}, {
-		name:      "a ready pod not polled yet counts as not up",
+		name:      "a ready pod not seen by the poller yet: not known, not down",
 		z:         z,
 		report:    report(workerPod(z, 0, up, ""), workerPod(z, 1, up, "")),
-		wantTasks: zmqv1.LinkStatus{ExpectedConnections: 3, ConnectionsUp: 2, RTTP50Micros: 200, RTTMaxMicros: 200, Reason: "1 of 3 ready pods of worker not polled yet"},
-		wantLinks: "0/2", wantReady: metav1.ConditionFalse, wantReason: zmqv1.ReasonLinkDown,
-		wantDegraded: metav1.ConditionTrue, wantDegReason: zmqv1.ReasonLinkDown,
+		wantTasks: zmqv1.LinkStatus{Ready: true, ExpectedConnections: 3, ConnectionsUp: 2, RTTP50Micros: 200, RTTMaxMicros: 200},
+		wantLinks: "2/2", wantReady: metav1.ConditionTrue, wantReason: zmqv1.ReasonReady,
+		wantDegraded: metav1.ConditionFalse, wantDegReason: zmqv1.ReasonAsExpected,
+	}, {
+		name:      "an endpoint the sidecar has not probed yet: not known, not down",
+		z:         z,
+		report:    report(workerPod(z, 0, up, ""), workerPod(z, 1, up, ""), notProbedYet(workerPod(z, 2, up, ""))),
+		wantTasks: zmqv1.LinkStatus{Ready: true, ExpectedConnections: 3, ConnectionsUp: 2, RTTP50Micros: 200, RTTMaxMicros: 200},
+		wantLinks: "2/2", wantReady: metav1.ConditionTrue, wantReason: zmqv1.ReasonReady,
+		wantDegraded: metav1.ConditionFalse, wantDegReason: zmqv1.ReasonAsExpected,
+	}, {
+		name: "a starting pod whose sidecar has not answered yet (pending): not known, not down",
+		z:    z,
+		report: report(workerPod(z, 0, up, ""), workerPod(z, 1, up, ""),
+			linkpoll.PodReport{Pod: "pipeline-worker-7c9f-pod-2", Component: "worker", Ready: true, Pending: true}),
+		wantTasks: zmqv1.LinkStatus{Ready: true, ExpectedConnections: 3, ConnectionsUp: 2, RTTP50Micros: 200, RTTMaxMicros: 200},
+		wantLinks: "2/2", wantReady: metav1.ConditionTrue, wantReason: zmqv1.ReasonReady,
+		wantDegraded: metav1.ConditionFalse, wantDegReason: zmqv1.ReasonAsExpected,
 	}, {
 		name:     "a component not ready: its own problem, not LinkDown",
 		z:        z,

@@ -691,7 +691,11 @@ type LinkStatus struct {
 	Pattern string `json:"pattern"`
 
 	// ready is true when both ends are ready and, once the operator has
-	// polled the connecting pods' sidecars, every expected connection is up.
+	// polled the connecting pods' sidecars, no expected connection is
+	// found down. A connection not known yet (a pod that started less
+	// than three poll periods ago and has not answered, an endpoint its
+	// sidecar has not probed yet) counts neither up nor down, so that a
+	// rollout does not flap the link.
 	Ready bool `json:"ready"`
 
 	// expectedConnections is the number of connections the link should

@@ -159,8 +159,23 @@ type podState struct {
 	lastErr   string
 	report    PodReport      // from the last good document
 	queues    []SocketQueues // from the last good document (queues.go)
-	stale     bool           // as last published
+	since     time.Time      // when the poller first saw the pod at this URL
+	shown     podHealth      // as last published
 }
+
+// podHealth is how current the poller's knowledge of a pod is.
+type podHealth int
+
+const (
+	// podPending: no answer yet, and the pod was first seen less than
+	// StaleAfter ago (it is starting): its links are not known yet.
+	podPending podHealth = iota
+	// podFresh: an answer within StaleAfter.
+	podFresh
+	// podStale: no answer within StaleAfter (or none ever, for longer
+	// than that): its connections count as down.
+	podStale
+)
 
 // New returns a poller of the pods that source lists.
 func New(source PodSource, opts Options) (*Poller, error) {
@@ -270,7 +285,8 @@ func (p *Poller) sync(ctx context.Context, now time.Time) error {
 				url:       url,
 				ready:     ready,
 				due:       now.Add(rand.N(p.opts.Tick)),
-				stale:     true,
+				since:     now,
+				shown:     podPending,
 			}
 			p.states[key] = st
 			p.dirty[st.topology] = true
@@ -425,8 +441,8 @@ func (p *Poller) fetch(ctx context.Context, url string) (*agentstatus.Document, 
 func (p *Poller) publish(ctx context.Context, now time.Time) bool {
 	p.mu.Lock()
 	for _, st := range p.states {
-		if stale := p.isStale(st, now); stale != st.stale {
-			st.stale = stale
+		if h := p.health(st, now); h != st.shown {
+			st.shown = h
 			p.dirty[st.topology] = true
 		}
 	}
@@ -444,7 +460,10 @@ func (p *Poller) publish(ctx context.Context, now time.Time) bool {
 			}
 			pr := st.report
 			pr.Pod, pr.Component, pr.Ready = st.key.Name, st.component, st.ready
-			if st.stale {
+			switch st.shown {
+			case podPending:
+				pr.Pending, pr.Sockets = true, nil
+			case podStale:
 				pr.Stale, pr.Error, pr.Sockets = true, staleError(st), nil
 			}
 			r.Pods[st.key.Name] = pr
@@ -477,9 +496,16 @@ func (p *Poller) publish(ctx context.Context, now time.Time) bool {
 	return true
 }
 
-// isStale: no good answer yet, or none within StaleAfter.
-func (p *Poller) isStale(st *podState, now time.Time) bool {
-	return st.lastOK.IsZero() || now.Sub(st.lastOK) > p.opts.StaleAfter
+// health: fresh after a good answer within StaleAfter; pending while the
+// pod, never answered, was first seen within StaleAfter; stale otherwise.
+func (p *Poller) health(st *podState, now time.Time) podHealth {
+	switch {
+	case st.lastOK.IsZero() && now.Sub(st.since) <= p.opts.StaleAfter:
+		return podPending
+	case st.lastOK.IsZero() || now.Sub(st.lastOK) > p.opts.StaleAfter:
+		return podStale
+	}
+	return podFresh
 }
 
 func staleError(st *podState) string {
@@ -487,7 +513,7 @@ func staleError(st *podState) string {
 	case st.lastErr != "":
 		return "sidecar status unavailable: " + ShortError(st.lastErr)
 	case st.lastOK.IsZero():
-		return "sidecar not polled yet"
+		return "sidecar never answered"
 	}
 	return "sidecar status too old"
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +121,9 @@ func nextEvent(t *testing.T, p *Poller, within time.Duration) types.NamespacedNa
 	return types.NamespacedName{}
 }
 
+// answered: the pod's sidecar has answered within the stale period.
+func answered(pr PodReport) bool { return !pr.Pending && !pr.Stale }
+
 // noEvent checks that no event comes for d.
 func noEvent(t *testing.T, p *Poller, d time.Duration) {
 	t.Helper()
@@ -153,7 +157,7 @@ func TestPollerFollowsPodsAndChanges(t *testing.T) {
 			t.Fatalf("event for %s", got)
 		}
 		r = p.Report(key)
-		if r != nil && len(r.Pods) == 2 && !r.Pods["t-worker-0"].Stale && !r.Pods["t-worker-1"].Stale {
+		if r != nil && len(r.Pods) == 2 && answered(r.Pods["t-worker-0"]) && answered(r.Pods["t-worker-1"]) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -259,7 +263,7 @@ func TestPollerNewPodsAtOnce(t *testing.T) {
 	start := time.Now()
 	for {
 		nextEvent(t, p, 2*time.Second)
-		if r := p.Report(types.NamespacedName{Namespace: "a", Name: "t"}); r != nil && !r.Pods["t-worker-0"].Stale {
+		if r := p.Report(types.NamespacedName{Namespace: "a", Name: "t"}); r != nil && answered(r.Pods["t-worker-0"]) {
 			break
 		}
 	}
@@ -285,9 +289,19 @@ func TestPollerRefusesForeignDocuments(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Never a good answer: pending for the stale period, then stale.
 	r := p.Report(types.NamespacedName{Namespace: "a", Name: "t"})
-	if pr := r.Pods["t-worker-0"]; !pr.Stale || pr.Sockets != nil {
+	if pr := r.Pods["t-worker-0"]; answered(pr) || pr.Sockets != nil {
 		t.Errorf("foreign document counted: %+v", pr)
+	}
+	for r := p.Report(types.NamespacedName{Namespace: "a", Name: "t"}); !r.Pods["t-worker-0"].Stale; r = p.Report(types.NamespacedName{Namespace: "a", Name: "t"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never answered, not stale: %+v", r.Pods["t-worker-0"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pr := p.Report(types.NamespacedName{Namespace: "a", Name: "t"}).Pods["t-worker-0"]; !strings.HasPrefix(pr.Error, "sidecar status unavailable: ") || pr.Sockets != nil {
+		t.Errorf("stale pod: %+v", pr)
 	}
 	w.Fail(500)
 	for counterValue(p.metrics.polls.WithLabelValues(ResultError)) < 2 {

@@ -70,7 +70,7 @@ func (p *Poller) Queues(topology types.NamespacedName) []PodQueues {
 		}
 		out = append(out, PodQueues{
 			Pod: st.key.Name, Component: st.component,
-			Fresh:   !p.isStale(st, now),
+			Fresh:   p.health(st, now) == podFresh,
 			Polled:  st.lastOK,
 			Sockets: append([]SocketQueues(nil), st.queues...),
 		})

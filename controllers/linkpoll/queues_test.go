@@ -22,7 +22,7 @@ func TestPollerQueues(t *testing.T) {
 	p, _ := startPoller(t, src.source, Options{Period: period, Tick: 10 * time.Millisecond, Timeout: 50 * time.Millisecond})
 	for {
 		nextEvent(t, p, 2*time.Second)
-		if r := p.Report(key); r != nil && !r.Pods["t-worker-0"].Stale {
+		if r := p.Report(key); r != nil && answered(r.Pods["t-worker-0"]) {
 			break
 		}
 	}

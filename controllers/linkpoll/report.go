@@ -28,9 +28,15 @@ type PodReport struct {
 	Component string
 	// Ready is the pod's Ready condition.
 	Ready bool
+	// Pending is true while the pod's sidecar has not answered yet and
+	// the poller first saw the pod running less than the stale period ago:
+	// the pod is starting, and its connections are not known yet (neither
+	// up nor down). Sockets is then nil.
+	Pending bool
 	// Stale is true when the poller has no recent answer from the pod's
-	// sidecar: none yet, or none within the stale period (3 poll periods by
-	// default). Its peers then count as down.
+	// sidecar: none within the stale period (3 poll periods by default),
+	// or none ever for longer than that. Its peers then count as down, and
+	// Sockets is nil.
 	Stale bool
 	// Error is why the last poll failed (when Stale).
 	Error string
@@ -44,6 +50,10 @@ type PeerReport struct {
 	Endpoint string
 	// Up is the last probe's outcome; false until the first probe.
 	Up bool
+	// Pending is true until the sidecar has probed the endpoint once
+	// (the pod just started, or the endpoint was just added): the
+	// connection is not known yet, neither up nor down.
+	Pending bool
 	// Error is the cause of the last failed probe, shortened by
 	// ShortError so that it does not change from probe to probe.
 	Error string
@@ -67,7 +77,7 @@ func NewPodReport(pod, component string, ready bool, doc *agentstatus.Document) 
 			case pr.Up:
 				pr.RTTMicros = Bucket(p.RTTMicros())
 			case !p.Probed:
-				pr.Error = "not probed yet"
+				pr.Pending = true
 			default:
 				pr.Error = ShortError(p.LastError)
 			}
