@@ -25,12 +25,13 @@ import (
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 )
 
-// childPaths are the URL path prefixes of a namespace's ConfigMaps,
-// Services, Deployments and StatefulSets (not its events).
+// childPaths are the URL path prefixes of a namespace's objects of every
+// child kind (not its events).
 func childPaths(ns string) []string {
 	return []string{
 		"/api/v1/namespaces/" + ns + "/configmaps", "/api/v1/namespaces/" + ns + "/services",
 		"/apis/apps/v1/namespaces/" + ns + "/deployments", "/apis/apps/v1/namespaces/" + ns + "/statefulsets",
+		"/apis/policy/v1/namespaces/" + ns + "/poddisruptionbudgets", "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies",
 	}
 }
 
@@ -88,6 +89,34 @@ func TestRefusedUpdateTouchesNothing(t *testing.T) {
 		g.Expect(svc.Spec.Ports[0].Name).To(gomega.Equal("outcome"))
 	}).Should(gomega.Succeed())
 	eventuallyReady(ctx, g, key, metav1.ConditionFalse, zmqv1.ReasonComponentNotReady, "rolling out")
+}
+
+// TestRefusedCreationStartsNothing: a new topology whose sink Deployment
+// only a ValidatingAdmissionPolicy refuses. While a topology is created
+// only its workloads are dry-run (dryRunPlan), before anything is written:
+// the refusal is reported as InvalidSpec at the component, and no child
+// at all is created, so no pod of the refused spec starts.
+func TestRefusedCreationStartsNothing(t *testing.T) {
+	ctx, g := envtestOnly(t)
+	ns := newNamespace(ctx, t)
+	installFreezePolicy(ctx, t, g, ns)
+	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
+	z.Spec.Components[2].Template.Annotations = map[string]string{frozenAnnotation: "true"}
+	since := time.Now()
+	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+	key := client.ObjectKeyFromObject(z)
+	got := eventuallyReady(ctx, g, key, metav1.ConditionFalse, zmqv1.ReasonInvalidSpec,
+		"spec.components[2]: Invalid value: Deployment pipeline-sink refused by the API server: ")
+	g.Expect(meta.FindStatusCondition(got.Status.Conditions, zmqv1.ConditionReady).Message).To(gomega.ContainSubstring("frozen by policy"))
+	g.Consistently(func() map[string]string { return childVersions(ctx, t, z) }).Should(gomega.BeEmpty())
+	var dryRuns int
+	for _, p := range childPaths(ns) {
+		for _, w := range managerWriteLog.under(p, since) {
+			g.Expect(w.dryRun).To(gomega.BeTrue(), "%s %s was written", w.method, w.path)
+			dryRuns++
+		}
+	}
+	g.Expect(dryRuns).To(gomega.BeNumerically(">=", 3), "the three Deployments are dry-run")
 }
 
 // TestRefusedChildBacksOff: a Deployment refused by a ValidatingAdmissionPolicy

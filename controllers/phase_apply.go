@@ -33,11 +33,12 @@ import (
 //     (not even a dry run), while an edit by someone else (which takes those
 //     fields from our field manager) or a deleted child is written back;
 //  3. a child still in its failure backoff period holds back every write;
-//  4. when several children change, each is dry-run first (same field
+//  4. when several children change, they are dry-run first (same field
 //     owner and force as the real apply); if the API server refuses any,
 //     none is written and the refusals are reported as InvalidSpec at the
 //     spec fields they come from. A single change needs no dry run: its
-//     write is just as atomic;
+//     write is just as atomic; while the topology is being created, only
+//     its workloads are (apply_dryrun.go);
 //  5. then each is written, the children of one kind at once, kind after
 //     kind (apply_parallel.go); the dry runs go at once too.
 //
@@ -61,10 +62,17 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	if r.holdBack(s, changes) {
 		return nil
 	}
-	if len(changes) > 1 {
+	plan := dryRunPlan(changes, s.desired)
+	var dry []change
+	for i, c := range changes {
+		if plan[i] {
+			dry = append(dry, c)
+		}
+	}
+	if len(dry) > 0 {
 		refused := false
-		errs := inParallel(ctx, changes, func(ctx context.Context, _ int, c change) error { return r.dryRun(ctx, c.obj) })
-		for i, c := range changes {
+		errs := inParallel(ctx, dry, func(ctx context.Context, _ int, c change) error { return r.dryRun(ctx, c.obj) })
+		for i, c := range dry {
 			err := errs[i]
 			if namespaceTerminating(ctx, err) {
 				return nil
@@ -78,13 +86,17 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			return nil
 		}
 	}
+	dried := make(map[childKey]bool, len(dry))
+	for _, c := range dry {
+		dried[c.key] = true
+	}
 	// One event per kind of write ("Created", "Updated") names every child
 	// written, rather than one event per child: the event recorder would
 	// fold those into one series anyway, keeping only the first child's
 	// name.
 	written := map[string][]string{}
 	defer func() {
-		for _, op := range []string{"Created", "Updated"} {
+		for _, op := range []string{opCreated, opUpdated} {
 			if names := written[op]; len(names) > 0 {
 				r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, op, op, "%s %s", op, strings.Join(names, ", "))
 			}
@@ -104,10 +116,11 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 				return nil
 			}
 			if err != nil {
-				// A lone change was not dry-run: its refusal wrote nothing
-				// either. Otherwise the dry run accepted it and other
-				// children may have been written: not a refusal of the spec.
-				r.childFailed(ctx, s, c, err, len(changes) == 1)
+				// A change that was not dry-run (see dryRunPlan) changed
+				// nothing that runs before its refusal: the spec's.
+				// Otherwise the dry run accepted it and other children may
+				// have been written: not a refusal of the spec.
+				r.childFailed(ctx, s, c, err, !dried[c.key])
 				failed = true
 				continue
 			}
@@ -124,11 +137,17 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	return nil
 }
 
+// The operations of a change, as the log and the events name them.
+const (
+	opCreated = "Created"
+	opUpdated = "Updated"
+)
+
 // change is a desired child that must be written.
 type change struct {
 	obj render.Object
 	key childKey
-	op  string // "Created" or "Updated", for the log and the event
+	op  string // opCreated or opUpdated, for the log and the event
 	// err is set when the child cannot be written at all: its name is
 	// taken by an object the topology does not control.
 	err error
@@ -146,7 +165,7 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 	t := s.topology
 	var out []change
 	for _, obj := range s.desired {
-		c := change{obj: obj, key: keyOf(t, obj.Kind, obj.Name), op: "Updated"}
+		c := change{obj: obj, key: keyOf(t, obj.Kind, obj.Name), op: opUpdated}
 		ops := kinds[obj.Kind]
 		key := client.ObjectKey{Namespace: t.Namespace, Name: obj.Name}
 		existing := ops.newObject()
@@ -171,7 +190,7 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		}
 		switch {
 		case apierrors.IsNotFound(err):
-			c.op = "Created"
+			c.op = opCreated
 			c.handover, c.create = obj.InitialReplicas, obj.InitialReplicas != nil
 		case err != nil:
 			return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, obj.Name, err)

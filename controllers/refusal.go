@@ -119,7 +119,7 @@ func specField(t *zmqv1.ZMQTopology, ci int, obj render.Object, childField strin
 		}
 		return comp.Child("name")
 	}
-	isWorkload := obj.Kind == render.KindDeployment || obj.Kind == render.KindStatefulSet
+	isWorkload := obj.Kind.IsWorkload()
 	// The pod template's fields come from the user's template, or from a
 	// device's device.template.
 	var src any

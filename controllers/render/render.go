@@ -56,6 +56,10 @@ const (
 // workloads last.
 var Kinds = []Kind{KindNetworkPolicy, KindConfigMap, KindService, KindPodDisruptionBudget, KindDeployment, KindStatefulSet}
 
+// IsWorkload reports whether objects of the kind start pods (Deployments
+// and StatefulSets).
+func (k Kind) IsWorkload() bool { return k == KindDeployment || k == KindStatefulSet }
+
 // Object is one desired child.
 type Object struct {
 	Kind      Kind
