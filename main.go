@@ -8,11 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -106,6 +109,15 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	// A soft memory limit at 90% of the container's (cgroup) limit, so
+	// that the garbage collector works harder as the caches grow instead
+	// of the kernel killing the manager (the chart's limit is 256Mi). An
+	// explicit GOMEMLIMIT wins; AUTOMEMLIMIT=off disables it; no limit, no
+	// change.
+	if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup),
+		memlimit.WithLogger(slog.New(logr.ToSlogHandler(log)))); err != nil {
+		log.Error(err, "setting GOMEMLIMIT from the cgroup's memory limit")
+	}
 
 	if maxConcurrent < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)

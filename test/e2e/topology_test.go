@@ -332,6 +332,23 @@ func TestOperatorFaults(t *testing.T) {
 	if denied := grep(logs, "forbidden", "being terminated"); denied != "" {
 		t.Errorf("the operator hit RBAC denials:\n%s", denied)
 	}
+
+	// The manager's soft memory limit (GOMEMLIMIT) is 90% of its
+	// container's memory limit, read from the cgroup at start.
+	limit := mustKubectl(ctx, t, "-n", "zmq-operator-system", "get", "deployment/zmq-operator-controller-manager", "-o",
+		`jsonpath={.spec.template.spec.containers[?(@.name=="manager")].resources.limits.memory}`)
+	var mib uint64
+	if _, err := fmt.Sscanf(limit, "%dMi", &mib); err != nil || !strings.HasSuffix(limit, "Mi") {
+		t.Fatalf("the manager's memory limit %q: want <n>Mi as the chart and install.yaml set it", limit)
+	}
+	want := fmt.Sprint(uint64(float64(mib<<20) * 0.9))
+	set := false
+	for _, l := range strings.Split(logs, "\n") {
+		set = set || (strings.Contains(l, "GOMEMLIMIT is updated") && strings.Contains(l, want))
+	}
+	if !set {
+		t.Errorf("no GOMEMLIMIT of %s (90%% of %s) in the manager's log", want, limit)
+	}
 }
 
 // TestWebhook: the validating webhook serves in the real cluster with the
