@@ -10,8 +10,8 @@ import "github.com/zmq-operator/zmq-operator/controllers/render"
 //   - while the topology is being created (every change is a creation and
 //     every desired workload is among them, so none of its pods runs yet),
 //     only the workloads are dry-run. They are what starts pods, and they
-//     are written last (render.Kinds), after the inert children, whose
-//     refusal stops the apply before the workloads. So a refused spec still
+//     are written last (byStage), after the other children, whose refusal
+//     stops the apply before the workloads. So a refused spec still
 //     starts no pod, and creating a topology costs one request per child
 //     plus one per workload rather than two per child;
 //   - otherwise every change is dry-run: an update may have running pods

@@ -7,8 +7,8 @@ import (
 
 // The apply phase sends its requests for independent children at once
 // rather than one after another: a reconcile then takes a few round trips
-// to the API server (the dry runs, then one per kind of child) instead of
-// two per child, which is what bounds throughput when the API server is
+// to the API server (the dry runs, then the two stages of byStage) instead
+// of two per child, which is what bounds throughput when the API server is
 // slow to answer. The client's QPS limit still bounds the rate.
 
 // inParallel calls f for each change at once, except for a change that
@@ -35,19 +35,28 @@ func inParallel(ctx context.Context, changes []change, f func(ctx context.Contex
 	return errs
 }
 
-// byKind splits changes, which come in apply order (render.Kinds), into
-// runs of one kind: children of one kind are written at once, each kind
-// after the ones before it (ConfigMaps before the workloads that mount
-// them).
-func byKind(changes []change) [][]change {
-	var out [][]change
-	for i := 0; i < len(changes); {
-		j := i + 1
-		for j < len(changes) && changes[j].obj.Kind == changes[i].obj.Kind {
-			j++
+// byStage splits changes, which come in apply order (render.Kinds), into
+// the two stages of a write: every child that starts no pod (NetworkPolicies,
+// ConfigMaps, Services, PodDisruptionBudgets), all at once, then the
+// workloads, all at once. The other children do not depend on one another;
+// what must be in place before pods start (the policy that guards them, the
+// ConfigMap they mount, the Service names they resolve, the budget that
+// protects them) is, since a failure in the first stage holds back the
+// second.
+func byStage(changes []change) [][]change {
+	var inert, workloads []change
+	for _, c := range changes {
+		if c.obj.Kind.IsWorkload() {
+			workloads = append(workloads, c)
+		} else {
+			inert = append(inert, c)
 		}
-		out = append(out, changes[i:j])
-		i = j
+	}
+	var out [][]change
+	for _, g := range [][]change{inert, workloads} {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
 	}
 	return out
 }

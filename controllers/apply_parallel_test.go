@@ -11,26 +11,36 @@ import (
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
-func TestByKindKeepsApplyOrder(t *testing.T) {
+func TestByStageWritesWorkloadsLast(t *testing.T) {
 	ch := func(k render.Kind, name string) change { return change{obj: render.Object{Kind: k, Name: name}} }
 	in := []change{
+		ch(render.KindNetworkPolicy, "n"),
 		ch(render.KindConfigMap, "a"), ch(render.KindConfigMap, "b"),
-		ch(render.KindService, "c"),
-		ch(render.KindDeployment, "d"), ch(render.KindDeployment, "e"),
+		ch(render.KindService, "c"), ch(render.KindPodDisruptionBudget, "p"),
+		ch(render.KindDeployment, "d"), ch(render.KindDeployment, "e"), ch(render.KindStatefulSet, "s"),
 	}
-	var got [][]string
-	for _, g := range byKind(in) {
-		var names []string
-		for _, c := range g {
-			names = append(names, c.obj.Name)
+	names := func(groups [][]change) [][]string {
+		var got [][]string
+		for _, g := range groups {
+			var names []string
+			for _, c := range g {
+				names = append(names, c.obj.Name)
+			}
+			got = append(got, names)
 		}
-		got = append(got, names)
+		return got
 	}
-	if want := [][]string{{"a", "b"}, {"c"}, {"d", "e"}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("byKind = %v, want %v", got, want)
+	if got, want := names(byStage(in)), [][]string{{"n", "a", "b", "c", "p"}, {"d", "e", "s"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("byStage = %v, want %v", got, want)
 	}
-	if g := byKind(nil); len(g) != 0 {
-		t.Errorf("byKind(nil) = %v", g)
+	if got, want := names(byStage(in[5:])), [][]string{{"d", "e", "s"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("byStage(workloads only) = %v, want %v", got, want)
+	}
+	if got, want := names(byStage(in[:2])), [][]string{{"n", "a"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("byStage(no workload) = %v, want %v", got, want)
+	}
+	if g := byStage(nil); len(g) != 0 {
+		t.Errorf("byStage(nil) = %v", g)
 	}
 }
 

@@ -39,8 +39,9 @@ import (
 //     spec fields they come from. A single change needs no dry run: its
 //     write is just as atomic; while the topology is being created, only
 //     its workloads are (apply_dryrun.go);
-//  5. then each is written, the children of one kind at once, kind after
-//     kind (apply_parallel.go); the dry runs go at once too.
+//  5. then each is written in two stages (apply_parallel.go): every child
+//     that starts no pod at once, then, unless one of those failed, the
+//     workloads at once; the dry runs go at once too.
 //
 // A failed child is not tried again before its backoff period ends.
 func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
@@ -102,7 +103,7 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			}
 		}
 	}()
-	for _, group := range byKind(changes) {
+	for _, group := range byStage(changes) {
 		generations := make([]*int64, len(group))
 		errs := inParallel(ctx, group, func(ctx context.Context, i int, c change) error {
 			var err error
@@ -130,7 +131,7 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 			written[c.op] = append(written[c.op], string(c.obj.Kind)+" "+c.obj.Name)
 		}
 		if failed {
-			// The kinds after this one wait for the retry.
+			// The workloads wait for the retry.
 			return nil
 		}
 	}

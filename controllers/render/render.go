@@ -49,11 +49,12 @@ const (
 	KindStatefulSet         Kind = "StatefulSet"
 )
 
-// Kinds lists every kind of child, in apply order: NetworkPolicies first,
-// so that no pod of a topology ever runs unprotected; configuration next,
-// so that pods find their ConfigMap when they start; Services next, so
-// that names resolve; disruption budgets before the pods they protect;
-// workloads last.
+// Kinds lists every kind of child, in apply order: the kinds that start no
+// pod first (NetworkPolicies, so that no pod of a topology ever runs
+// unprotected; configuration, so that pods find their ConfigMap when they
+// start; Services, so that names resolve; disruption budgets before the
+// pods they protect), workloads last. The operator writes the first group
+// at once, then the workloads.
 var Kinds = []Kind{KindNetworkPolicy, KindConfigMap, KindService, KindPodDisruptionBudget, KindDeployment, KindStatefulSet}
 
 // IsWorkload reports whether objects of the kind start pods (Deployments
