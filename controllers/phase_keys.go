@@ -121,7 +121,7 @@ func (r *ZMQTopologyReconciler) curveResync() time.Duration {
 // the topology.
 func (r *ZMQTopologyReconciler) hadCurveKeys(ctx context.Context, t *zmqv1.ZMQTopology) (bool, error) {
 	cms := &corev1.ConfigMapList{}
-	if err := r.List(ctx, cms, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name}); err != nil {
+	if err := r.List(ctx, cms, r.childrenOf(t)...); err != nil {
 		return false, fmt.Errorf("listing ConfigMaps: %w", err)
 	}
 	for i := range cms.Items {

@@ -37,8 +37,7 @@ func (r *ZMQTopologyReconciler) prune(ctx context.Context, s *scope) error {
 		// desired and never pruned, and one the cache has not seen yet is
 		// pruned on the reconcile its watch event triggers. Deletions are
 		// conditional on the UID.
-		if err := r.List(ctx, list, client.InNamespace(t.Namespace), client.MatchingLabels{render.LabelTopology: t.Name},
-			client.DisableReadYourWritesConsistency); err != nil {
+		if err := r.List(ctx, list, append(r.childrenOf(t), client.DisableReadYourWritesConsistency)...); err != nil {
 			return fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		items, err := meta.ExtractList(list)

@@ -59,6 +59,9 @@ type ZMQTopologyReconciler struct {
 	// backoff period ends; see failures.
 	backoff     *childBackoff
 	backoffOnce sync.Once
+	// indexed is set by SetupWithManager, which adds indexTopology to the
+	// manager's cache: Client's lists of children may then use it.
+	indexed bool
 }
 
 // phaseFunc is one step of a reconcile. An error aborts the reconcile (and
@@ -136,6 +139,10 @@ func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) (retr
 // owns, so that drift is repaired and workload readiness reaches status,
 // and, with a link poller, the topologies whose link reports changed.
 func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := addTopologyIndex(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	r.indexed = true
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
