@@ -72,67 +72,67 @@ func TestHostileCurveHandshake(t *testing.T) {
 		auth bool // counted in AuthFailures
 	}{
 		{"garbage after CURVE greeting", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, []byte("\xde\xad\xbe\xef\x00\x01\x02\x03\x04"))
+			rc.sendHostile(t, []byte("\xde\xad\xbe\xef\x00\x01\x02\x03\x04"))
 		}, false},
 		{"message frame in place of HELLO", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, appendFrame(nil, 0, make([]byte, 200)))
+			rc.sendHostile(t, appendFrame(nil, 0, make([]byte, 200)))
 		}, false},
 		{"command claiming 2^63 octets", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, append([]byte{flagCommand | flagLong}, binary.BigEndian.AppendUint64(nil, 1<<63)...))
+			rc.sendHostile(t, append([]byte{flagCommand | flagLong}, binary.BigEndian.AppendUint64(nil, 1<<63)...))
 		}, false},
 		{"truncated HELLO box", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, appendCommand(nil, cmdHello, make([]byte, helloDataSize-30)))
+			rc.sendHostile(t, appendCommand(nil, cmdHello, make([]byte, helloDataSize-30)))
 		}, false},
 		{"HELLO version 2", func(t *testing.T, rc *rawCurve) {
 			h := append([]byte(nil), hello...)
 			h[2+1+len(cmdHello)] = 2
-			rc.send(t, h)
+			rc.sendHostile(t, h)
 		}, false},
 		{"HELLO padding not zero", func(t *testing.T, rc *rawCurve) {
 			h := append([]byte(nil), hello...)
 			h[2+1+len(cmdHello)+2+10] = 1
-			rc.send(t, h)
+			rc.sendHostile(t, h)
 			rc.noReply(t)
 		}, false},
 		{"HELLO boxed to another server key", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, appendCommand(nil, cmdHello, helloData(new([32]byte), new([32]byte), (*[32]byte)(&intruder.pub))))
+			rc.sendHostile(t, appendCommand(nil, cmdHello, helloData(new([32]byte), new([32]byte), (*[32]byte)(&intruder.pub))))
 			rc.noReply(t)
 		}, true},
 		{"HELLO with a flipped box octet", func(t *testing.T, rc *rawCurve) {
 			h := append([]byte(nil), hello...)
 			h[len(h)-1] ^= 1
-			rc.send(t, h)
+			rc.sendHostile(t, h)
 			rc.noReply(t)
 		}, true},
 		{"replayed HELLO on the same connection", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			if _, body := rc.readFrame(t); len(body) == 0 {
 				t.Fatal("no WELCOME")
 			}
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 		}, false},
 		{"replayed INITIATE (cookie of another connection)", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			rc.readFrame(t) // a fresh WELCOME with a new cookie
-			rc.send(t, initiate)
+			rc.sendHostile(t, initiate)
 		}, true},
 		{"truncated INITIATE", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			rc.readFrame(t)
-			rc.send(t, appendCommand(nil, cmdInitiate, make([]byte, 100)))
+			rc.sendHostile(t, appendCommand(nil, cmdInitiate, make([]byte, 100)))
 		}, false},
 		{"INITIATE claiming 2^40 octets", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			rc.readFrame(t)
-			rc.send(t, append([]byte{flagCommand | flagLong}, binary.BigEndian.AppendUint64(nil, 1<<40)...))
+			rc.sendHostile(t, append([]byte{flagCommand | flagLong}, binary.BigEndian.AppendUint64(nil, 1<<40)...))
 		}, false},
 		{"ERROR in place of INITIATE", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			rc.readFrame(t)
-			rc.send(t, appendCommand(nil, cmdError, errorData("no")))
+			rc.sendHostile(t, appendCommand(nil, cmdError, errorData("no")))
 		}, false},
 		{"silent after WELCOME (handshake deadline)", func(t *testing.T, rc *rawCurve) {
-			rc.send(t, hello)
+			rc.sendHostile(t, hello)
 			rc.readFrame(t)
 		}, false},
 	}
@@ -212,7 +212,7 @@ func TestHostileCurveTraffic(t *testing.T) {
 			rc := rawCurvePeer(t, u.ep, u.server.pub, u.member, PUSH)
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			rc.send(t, tc.data(t, rc))
+			rc.sendHostile(t, tc.data(t, rc))
 			rc.waitClosed(t)
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)

@@ -63,7 +63,7 @@ func TestHostileFramesAfterHandshake(t *testing.T) {
 			r := rawPeer(t, ep, PUSH)
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			r.send(t, tc.data)
+			r.sendHostile(t, tc.data)
 			r.waitClosed(t)
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
@@ -101,9 +101,9 @@ func TestHostileHandshake(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rawDial(t, ep)
-			r.send(t, tc.greeting)
+			r.sendHostile(t, tc.greeting)
 			if tc.after != nil {
-				r.send(t, tc.after)
+				r.sendHostile(t, tc.after)
 			}
 			r.waitClosed(t)
 			goodPeerStillWorks(t, pull, ep)

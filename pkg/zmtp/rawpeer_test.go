@@ -2,8 +2,10 @@ package zmtp
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -44,6 +46,17 @@ func rawPeer(t testing.TB, ep string, typ SocketType) *raw {
 func (r *raw) send(t testing.TB, b []byte) {
 	t.Helper()
 	if _, err := r.nc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendHostile writes what should make the socket under test hang up, which
+// it may do before the write ends (a frame header announcing too much is
+// enough): a broken pipe or a reset then is the outcome sought, which the
+// caller checks with waitClosed; any other write error fails the test.
+func (r *raw) sendHostile(t testing.TB, b []byte) {
+	t.Helper()
+	if _, err := r.nc.Write(b); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatal(err)
 	}
 }
