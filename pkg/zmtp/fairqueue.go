@@ -18,6 +18,7 @@ type fairQueue struct {
 	waiters int
 	notify  chan struct{}
 	hwm     int
+	lwm     int // a reader blocked at hwm resumes below this (lowWater)
 	closing <-chan struct{}
 	// drained is closed when a draining socket has no peer left: pop then
 	// returns ErrDrained instead of waiting once the queue is empty.
@@ -25,7 +26,21 @@ type fairQueue struct {
 }
 
 func newFairQueue(hwm int, closing <-chan struct{}) *fairQueue {
-	return &fairQueue{hwm: hwm, notify: make(chan struct{}, 1), closing: closing}
+	return &fairQueue{hwm: hwm, lwm: lowWater(hwm), notify: make(chan struct{}, 1), closing: closing}
+}
+
+// lowWater is the queue length below which a reader blocked at the HWM is
+// woken, as libzmq's pipes do (pipe.cpp, compute_lwm): half the HWM, or
+// the HWM less 1024 for HWMs above 2048. Waking it as soon as one message
+// is taken would have it push one batch and block again, a hand-off per
+// batch; from the low-water mark it refills the queue from what its buffer
+// holds in a few batches.
+func lowWater(hwm int) int {
+	const maxDelta = 1024
+	if hwm > 2*maxDelta {
+		return hwm - maxDelta
+	}
+	return (hwm + 1) / 2
 }
 
 func (c *conn) inLen() int { return len(c.inq) - c.inHead }
@@ -96,7 +111,7 @@ func (q *fairQueue) tryPop() (*conn, Msg, bool) {
 	} else {
 		q.cur++
 	}
-	if c.inWaiting && c.inLen() < q.hwm {
+	if c.inWaiting && c.inLen() < q.lwm {
 		c.inWaiting = false
 		select {
 		case c.space <- struct{}{}:

@@ -166,8 +166,49 @@ func ServeProxy(proxy, device, front, back string, hwm int, ready io.Writer) err
 		}
 		fmt.Fprintln(ready, "ready")
 		return gozmq.NewProxy(ctx, f, b, nil).Run()
+	case "relay":
+		fmt.Fprintln(ready, "ready")
+		return relay(strings.TrimPrefix(front, "tcp://"), strings.TrimPrefix(back, "tcp://"))
 	}
 	return fmt.Errorf("unknown proxy %q", proxy)
+}
+
+// relay is the ceiling of every proxy: not a ZeroMQ device but a TCP relay
+// that pairs the first connection to front with the first to back and
+// copies octets both ways (splice(2) on Linux), so the producer and the
+// consumer speak ZMTP to each other, greeting and subscriptions included,
+// as if connected directly. No device can deliver more than the producer
+// and consumer manage through it.
+func relay(front, back string) error {
+	lf, err := net.Listen("tcp", front)
+	if err != nil {
+		return err
+	}
+	lb, err := net.Listen("tcp", back)
+	if err != nil {
+		return err
+	}
+	for {
+		f, err := lf.Accept()
+		if err != nil {
+			return err
+		}
+		b, err := lb.Accept()
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{}, 2)
+		pipe := func(dst, src net.Conn) {
+			_, _ = io.Copy(dst, src)
+			done <- struct{}{}
+		}
+		go pipe(f, b)
+		go pipe(b, f)
+		<-done
+		f.Close()
+		b.Close()
+		<-done
+	}
 }
 
 // proxyProc is a running proxy process.

@@ -18,6 +18,10 @@
 //     producer and consumer unbounded, so any loss is the device's (see
 //     benchlib.LosslessCase for the search).
 //
+// A fourth row, "relay", is the ceiling: a TCP relay that joins the producer
+// to the consumer, which then speak ZMTP to each other as if connected
+// directly; no device can deliver more than they manage through it.
+//
 // It prints each round's rows, then min/median/max per proxy and the
 // ratio to libzmq per round (min/median/max). -baseline names a second
 // zmq-sidecar binary (say, built from main) measured in the same rounds as
@@ -63,6 +67,7 @@ func main() {
 	baseline := flag.String("baseline", "", "a second zmq-sidecar binary measured in the same rounds as sidecar-base")
 	lossless := flag.Bool("lossless", true, "measure the max lossless rate")
 	skipGozmq := flag.Bool("skip-gozmq4", false, "leave go-zeromq/zmq4 out")
+	withRelay := flag.Bool("relay", true, "measure the ceiling too: a TCP relay that joins producer and consumer as if directly connected (no device can beat it)")
 	only := flag.String("only", "", "run only the cases whose name contains this (say \"forwarder max-lossless\")")
 	flag.Parse()
 	if *serve != "" {
@@ -97,6 +102,9 @@ func main() {
 	proxies = append(proxies, proxyRun{"libzmq", "libzmq", env})
 	if !*skipGozmq {
 		proxies = append(proxies, proxyRun{"gozmq4", "gozmq4", env})
+	}
+	if *withRelay {
+		proxies = append(proxies, proxyRun{"relay", "relay", env})
 	}
 
 	// results[metric][label] holds one value per round.
