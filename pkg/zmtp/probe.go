@@ -239,34 +239,43 @@ func Probe(ctx context.Context, endpoint string, opts ProbeOptions) (ProbeResult
 	if !wantPing {
 		return res, nil
 	}
-	pingStart := time.Now()
-	var ping []byte
-	ping = appendCommand(ping, cmdPing, append([]byte{0, 0}, pingContext...))
-	if _, err := bw.Write(ping); err != nil {
+	rtt, err := pingPong(plainCodec{}, fr, bw)
+	if err != nil {
 		return fail("ping", err)
+	}
+	res.PingRTT = rtt
+	return res, nil
+}
+
+// pingPong sends a PING (RFC 37) carrying pingContext through codec and
+// waits for its PONG, skipping any other frame; an ERROR from the peer
+// fails it. It returns the round trip.
+func pingPong(codec frameCodec, fr *frameReader, bw *bufio.Writer) (time.Duration, error) {
+	start := time.Now()
+	if _, err := codec.writeRaw(bw, appendCommand(nil, cmdPing, append([]byte{0, 0}, pingContext...))); err != nil {
+		return 0, err
 	}
 	if err := bw.Flush(); err != nil {
-		return fail("ping", err)
+		return 0, err
 	}
 	for {
-		flags, body, err := fr.readFrame(maxCommandSize)
+		flags, body, err := codec.readFrame(fr, maxCommandSize)
 		if err != nil {
-			return fail("ping", err)
+			return 0, err
 		}
 		if flags&flagCommand == 0 {
 			continue // a silent type should get nothing; ignore it anyway
 		}
 		cmd, err := parseCommand(body)
 		if err != nil {
-			return fail("ping", err)
+			return 0, err
 		}
 		switch cmd.Name {
 		case cmdPong:
-			res.PingRTT = time.Since(pingStart)
-			return res, nil
+			return time.Since(start), nil
 		case cmdError:
 			reason, _ := parseError(cmd.Data)
-			return fail("ping", &ProtocolError{Stage: "traffic", Reason: "peer ERROR: " + reason, Err: ErrPeerError})
+			return 0, &ProtocolError{Stage: "traffic", Reason: "peer ERROR: " + reason, Err: ErrPeerError}
 		}
 	}
 }

@@ -65,32 +65,10 @@ func probeCurve(res *ProbeResult, start time.Time, br *bufio.Reader, bw *bufio.W
 	if opts.Mode != ProbePing || is30 {
 		return *res, nil
 	}
-	pingStart := time.Now()
-	if _, err := codec.writeRaw(bw, appendCommand(nil, cmdPing, append([]byte{0, 0}, pingContext...))); err != nil {
+	rtt, err := pingPong(codec, fr, bw)
+	if err != nil {
 		return fail("ping", err)
 	}
-	if err := bw.Flush(); err != nil {
-		return fail("ping", err)
-	}
-	for {
-		flags, body, err := codec.readFrame(fr, maxCommandSize)
-		if err != nil {
-			return fail("ping", err)
-		}
-		if flags&flagCommand == 0 {
-			continue
-		}
-		cmd, err := parseCommand(body)
-		if err != nil {
-			return fail("ping", err)
-		}
-		switch cmd.Name {
-		case cmdPong:
-			res.PingRTT = time.Since(pingStart)
-			return *res, nil
-		case cmdError:
-			reason, _ := parseError(cmd.Data)
-			return fail("ping", &ProtocolError{Stage: "traffic", Reason: "peer ERROR: " + reason, Err: ErrPeerError})
-		}
-	}
+	res.PingRTT = rtt
+	return *res, nil
 }
