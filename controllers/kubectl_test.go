@@ -12,9 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/internal/testkube"
 )
 
 // TestKubectl drives the kubectl built by hack/build-k8s.sh against the test
@@ -100,18 +100,7 @@ func newKubectl(ctx context.Context, t *testing.T) func(args ...string) (string,
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no kubectl in %s (make k8s-bins builds it)", assetsDir)
 	}
-	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "kubectl-test", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kcPath := testkube.AdminKubeconfig(t, testEnv, "kubectl-test")
 	return func(args ...string) (string, error) {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, args...)

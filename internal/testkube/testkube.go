@@ -65,7 +65,15 @@ func Start(t testing.TB, crds ...*apiextensionsv1.CustomResourceDefinition) *Clu
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "testkube-admin", Groups: []string{"system:masters"}}, nil)
+	return &Cluster{Client: c, Assets: assets, Kubeconfig: AdminKubeconfig(t, env, "testkube-admin")}
+}
+
+// AdminKubeconfig adds a system:masters user named name to a running
+// envtest control plane and returns the path of its kubeconfig, in a
+// directory removed when the test ends.
+func AdminKubeconfig(t testing.TB, env *envtest.Environment, name string) string {
+	t.Helper()
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +81,11 @@ func Start(t testing.TB, crds ...*apiextensionsv1.CustomResourceDefinition) *Clu
 	if err != nil {
 		t.Fatal(err)
 	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &Cluster{Client: c, Assets: assets, Kubeconfig: kcPath}
+	return path
 }
 
 // Kubectl runs the control plane's kubectl with the admin kubeconfig and
