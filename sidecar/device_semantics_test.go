@@ -72,7 +72,9 @@ func TestForwarderDevice(t *testing.T) {
 				if err != nil {
 					return
 				}
-				topic, pub, _ := strings.Cut(string(m[0]), " ")
+				// "<topic> pub<N> <n>": heard is keyed by publisher.
+				topic, rest, _ := strings.Cut(string(m[0]), " ")
+				pub, _, _ := strings.Cut(rest, " ")
 				mu.Lock()
 				if topic != topics[i] {
 					t.Errorf("subscriber of %s got %q", topics[i], m[0])
@@ -113,7 +115,10 @@ func TestForwarderDevice(t *testing.T) {
 	mu.Unlock()
 	for n := 0; ; n++ {
 		mu.Lock()
-		done := len(heard[0]) == 2 && len(heard[1]) == 2 && len(heard[2]) == 2
+		done := true
+		for i := range heard {
+			done = done && heard[i]["pub1"] && heard[i]["pub2"]
+		}
 		mu.Unlock()
 		if done {
 			break
