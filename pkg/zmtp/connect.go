@@ -85,12 +85,7 @@ func (s *Socket) dialLoop(d *dial, network, addr string) {
 			return
 		default:
 		}
-		if c := s.dialOnce(d.ctx, network, addr); c != nil {
-			if !s.hold(d, c) {
-				// Disconnected while the handshake ran.
-				c.fail(errConnClosed)
-				return
-			}
+		if c := s.dialOnce(d, network, addr); c != nil {
 			up := time.Now()
 			select {
 			case <-c.done:
@@ -110,17 +105,6 @@ func (s *Socket) dialLoop(d *dial, network, addr string) {
 	}
 }
 
-// hold records c as d's live connection, unless d was stopped.
-func (s *Socket) hold(d *dial, c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d.ctx.Err() != nil {
-		return false
-	}
-	d.conn = c
-	return true
-}
-
 // release forgets d's connection c once it died.
 func (s *Socket) release(d *dial, c *conn) {
 	s.mu.Lock()
@@ -130,9 +114,11 @@ func (s *Socket) release(d *dial, c *conn) {
 	s.mu.Unlock()
 }
 
-// dialOnce makes one bounded connect attempt and handshake, returning the
-// attached connection or nil.
-func (s *Socket) dialOnce(ctx context.Context, network, addr string) *conn {
+// dialOnce makes one bounded connect attempt and handshake for d, returning
+// the attached connection, recorded as d's, or nil (also when d was stopped
+// while the handshake ran).
+func (s *Socket) dialOnce(d *dial, network, addr string) *conn {
+	ctx := d.ctx
 	if d := s.opts.connectTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -144,7 +130,7 @@ func (s *Socket) dialOnce(ctx context.Context, network, addr string) *conn {
 	}
 	defer s.handshaking()()
 	c := s.handshakeConn(nc)
-	if c == nil || !s.attach(c) {
+	if c == nil || !s.attachFor(c, d) {
 		return nil
 	}
 	return c

@@ -519,10 +519,17 @@ func (s *Socket) handshakeConn(nc net.Conn) *conn {
 
 // attach makes a handshaken connection live: the pattern takes it and its
 // reader and writer start. It returns false if the connection was refused.
-func (s *Socket) attach(c *conn) bool {
+func (s *Socket) attach(c *conn) bool { return s.attachFor(c, nil) }
+
+// attachFor is attach for a connection dialled by d (nil for an accepted
+// one): under the socket's lock it refuses the connection when d was
+// stopped (Disconnect ran during the handshake) and records it as d's
+// otherwise, so that Disconnect never misses a connection the pattern
+// already routes to.
+func (s *Socket) attachFor(c *conn, d *dial) bool {
 	c.s = s
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || d != nil && d.ctx.Err() != nil {
 		s.mu.Unlock()
 		_ = c.nc.Close()
 		return false
@@ -533,6 +540,9 @@ func (s *Socket) attach(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	if d != nil {
+		d.conn = c
+	}
 	_, c.unacked.on = s.pat.(requeuer)
 	s.wg.Add(2)
 	draining := s.draining
