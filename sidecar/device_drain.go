@@ -45,14 +45,19 @@ type drainSettings struct {
 func serveDevice(ctx context.Context, kind string, front, back *zmtp.Socket, d drainSettings, log *slog.Logger) error {
 	pumpCtx, stopPumps := context.WithCancel(context.Background())
 	defer stopPumps()
-	var q *queueTracker
+	var (
+		q       *queueTracker
+		request func(zmtp.Msg) bool
+		replied func(zmtp.Msg)
+	)
 	if strings.EqualFold(kind, "queue") {
 		q = &queueTracker{front: front, inflight: map[string]int{}, closed: map[string]bool{}}
+		request, replied = q.request, q.replied
 	}
-	fwd := startPump(pumpCtx, front, back, q.request, nil)
+	fwd := startPump(pumpCtx, front, back, request, nil)
 	var rev *pump
 	if zmtp.CanRecv(back.Type()) && zmtp.CanSend(front.Type()) {
-		rev = startPump(pumpCtx, back, front, nil, q.replied)
+		rev = startPump(pumpCtx, back, front, nil, replied)
 	}
 
 	select {
@@ -113,28 +118,15 @@ type pump struct {
 	err  error // set before done closes; nil when the source drained
 }
 
-// startPump forwards from → to. accept, when set, decides whether a
-// message is forwarded; sent, when set, runs after a message was handed
-// to the destination.
+// startPump forwards from → to with zmtp.Forward (batched, and holding
+// back toward a Forwarder's XPUB rather than dropping there). accept, when
+// set, decides whether a message is forwarded; sent, when set, runs after
+// a message was handed to the destination.
 func startPump(ctx context.Context, from, to *zmtp.Socket, accept func(zmtp.Msg) bool, sent func(zmtp.Msg)) *pump {
 	p := &pump{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		for {
-			m, err := from.Recv(ctx)
-			if errors.Is(err, zmtp.ErrDrained) {
-				return
-			}
-			if err == nil && (accept == nil || accept(m)) {
-				if err = to.Send(ctx, m); err == nil && sent != nil {
-					sent(m)
-				}
-			}
-			if err != nil {
-				p.err = err
-				return
-			}
-		}
+		p.err = zmtp.Forward(ctx, from, to, zmtp.ForwardHooks{Accept: accept, Sent: sent})
 	}()
 	return p
 }

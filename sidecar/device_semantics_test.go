@@ -470,3 +470,75 @@ func TestForwarderStalledSubscriber(t *testing.T) {
 		t.Errorf("stalled subscriber got %d of %d but the device counted %.0f drops", slowGot, n, drops)
 	}
 }
+
+// TestForwarderHoldsBackForItsOnlySubscriber: a publisher faster than the
+// Forwarder's only subscriber loses nothing at the device. The device
+// (zmtp.Forward) waits for room at its XPUB instead of dropping there, so
+// the backlog stays with the publisher (whose HWM is unbounded here). A
+// device that read eagerly and sent per message, as this binary once did,
+// dropped most of such a burst at its XPUB's HWM.
+func TestForwarderHoldsBackForItsOnlySubscriber(t *testing.T) {
+	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	const hwm = 100
+	front, back := startDevice(t, "forwarder", "XSUB", "XPUB", func(c *zmqconfig.Config, args *[]string) {
+		h := int32(hwm)
+		for i := range c.Sockets {
+			c.Sockets[i].Options.SndHWM, c.Sockets[i].Options.RcvHWM = &h, &h
+		}
+		*args = []string{"--listen", metrics}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sub := newSock(t, zmtp.SUB, zmtp.WithRecvHWM(hwm))
+	connect(t, sub, back)
+	_ = sub.Subscribe(nil)
+	pub := newSock(t, zmtp.PUB, zmtp.WithSendHWM(0))
+	connect(t, pub, front)
+	for {
+		_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
+		rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		_, err := sub.Recv(rctx)
+		rcancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("subscription never arrived")
+		}
+	}
+	// 1 KiB messages, 24 MiB in all: more than the kernel's socket buffers
+	// on the device's two connections hold, so the device's own queues
+	// fill while the subscriber reads at about 20,000 messages/s.
+	const n, size = 24 * 1024, 1024
+	got := make(chan int)
+	go func() {
+		c := 0
+		for c < n {
+			rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+			m, err := sub.Recv(rctx)
+			rcancel()
+			if err != nil {
+				break
+			}
+			if len(m[0]) == size {
+				c++
+			}
+			if c%20 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		got <- c
+	}()
+	payload := make([]byte, size)
+	for i := 0; i < n; i++ {
+		if err := pub.Send(ctx, zmtp.NewMsg(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	received := <-got
+	drops := scrape(t, "http://"+metrics)[`zmq_device_dropped_messages_total{side="backend"}`]
+	t.Logf("the subscriber got %d of %d; the device counted %.0f drops", received, n, drops)
+	if received != n || drops != 0 {
+		t.Errorf("the only subscriber got %d of %d and the device dropped %.0f: it should have held back instead", received, n, drops)
+	}
+}

@@ -60,7 +60,11 @@ type DeviceResult struct {
 	// life (start, warm-up, the run): a measure of its cost that load on
 	// the machine disturbs less than the rates.
 	CPU     time.Duration
-	Problem string
+	// ProxyDrops is the messages a zmq-sidecar proxy counted as dropped
+	// at its backend (zmq_device_dropped_messages_total), read after the
+	// run; -1 for other proxies.
+	ProxyDrops int64
+	Problem    string
 }
 
 // CPUPerMsg is the proxy's CPU time per message sent, in microseconds.
@@ -458,6 +462,7 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	}
 	<-done
 	res.Elapsed = last.Sub(start)
+	res.ProxyDrops = scrapeDevice(proxy, `zmq_device_dropped_messages_total{side="backend"}`)
 	runningBefore := proxy.running()
 	// The producer leaves: a proxy must survive an upstream disconnect.
 	_ = snd.Close()

@@ -303,6 +303,13 @@ func (w *wlWorker) run(stop *atomic.Bool, lastRecv *atomic.Int64, warmed *atomic
 // scrapeRequeued reads zmq_device_requeued_messages_total{side="backend"}
 // from the device's metrics endpoint; -1 if absent or unreachable.
 func scrapeRequeued(p *proxyProc) int64 {
+	return scrapeDevice(p, `zmq_device_requeued_messages_total{side="backend"}`)
+}
+
+// scrapeDevice reads one sample (name with its labels, as exposed) from a
+// zmq-sidecar device's metrics endpoint; -1 if absent, unreachable or not
+// a zmq-sidecar.
+func scrapeDevice(p *proxyProc, name string) int64 {
 	var listen string
 	for i, a := range p.cmd.Args {
 		if a == "--listen" && i+1 < len(p.cmd.Args) {
@@ -320,7 +327,6 @@ func scrapeRequeued(p *proxyProc) int64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	const name = `zmq_device_requeued_messages_total{side="backend"}`
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, name+" ") {

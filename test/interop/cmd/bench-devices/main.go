@@ -167,6 +167,9 @@ func main() {
 				// run (ZMQ-NOTES.md); the run itself was complete.
 				known := p.proxy == "gozmq4" && strings.HasPrefix(res.Problem, "exited when the producer disconnected")
 				share := float64(res.Received) * 100 / float64(b.n)
+				if res.ProxyDrops >= 0 && kind == "overload" {
+					note = strings.TrimSpace(fmt.Sprintf("proxy dropped %d; %s", res.ProxyDrops, note))
+				}
 				fmt.Printf("  %-30s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s %6.2f cpu-us/msg  %s\n", name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), res.CPUPerMsg(), note)
 				if res.Problem == "" || known {
 					if kind == "overload" {
