@@ -59,7 +59,7 @@ type DeviceResult struct {
 	// CPU is the proxy process's user plus system CPU time over its whole
 	// life (start, warm-up, the run): a measure of its cost that load on
 	// the machine disturbs less than the rates.
-	CPU     time.Duration
+	CPU time.Duration
 	// ProxyDrops is the messages a zmq-sidecar proxy counted as dropped
 	// at its backend (zmq_device_dropped_messages_total), read after the
 	// run; -1 for other proxies.
