@@ -36,7 +36,7 @@ func CacheOptions(namespaces ...string) cache.Options {
 	if err != nil {
 		panic(err) // a constant requirement: cannot fail
 	}
-	children := cache.ByObject{Label: labels.NewSelector().Add(*req), Transform: keepOwnManagedFields}
+	children := cache.ByObject{Label: labels.NewSelector().Add(*req), Transform: slimChild}
 	o := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:            children,
@@ -79,29 +79,6 @@ func WatchNamespaces(flagValue, env string) []string {
 		out = append(out, ns)
 	}
 	return out
-}
-
-// keepOwnManagedFields drops the managed fields entries of other field
-// managers (the controllers that write a workload's status, someone's
-// kubectl edit) from a cached child: the apply phase reads only the
-// operator's own entry, to extract the fields it owns, and the other
-// entries would be held in memory for every child.
-func keepOwnManagedFields(obj any) (any, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return obj, nil
-	}
-	entries := m.GetManagedFields()
-	own := entries[:0]
-	for _, e := range entries {
-		if e.Manager == render.ManagedBy {
-			own = append(own, e)
-		}
-	}
-	if len(own) != len(entries) {
-		m.SetManagedFields(own)
-	}
-	return obj, nil
 }
 
 // NewUnlabelledCache returns a reader of the metadata of every object of a

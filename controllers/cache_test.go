@@ -34,7 +34,7 @@ func TestWatchNamespaces(t *testing.T) {
 	}
 }
 
-func TestCacheTransforms(t *testing.T) {
+func TestKeepIdentity(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
 		Name:            "x",
 		UID:             "u",
@@ -44,26 +44,13 @@ func TestCacheTransforms(t *testing.T) {
 		ManagedFields: []metav1.ManagedFieldsEntry{
 			{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate},
 			{Manager: render.ManagedBy, Operation: metav1.ManagedFieldsOperationApply},
-			{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate},
 		},
 	}}
-	out, err := keepOwnManagedFields(cm.DeepCopy())
+	out, err := keepIdentity(cm.DeepCopy())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := out.(*corev1.ConfigMap)
-	if len(got.ManagedFields) != 1 || got.ManagedFields[0].Manager != render.ManagedBy {
-		t.Errorf("keepOwnManagedFields kept %+v, want the operator's entry only", got.ManagedFields)
-	}
-	if !reflect.DeepEqual(got.Labels, cm.Labels) || !reflect.DeepEqual(got.Annotations, cm.Annotations) {
-		t.Errorf("keepOwnManagedFields changed labels or annotations: %+v", got.ObjectMeta)
-	}
-
-	out, err = keepIdentity(cm.DeepCopy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = out.(*corev1.ConfigMap)
 	if got.Labels != nil || got.Annotations != nil || got.ManagedFields != nil {
 		t.Errorf("keepIdentity kept %+v", got.ObjectMeta)
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -24,9 +25,9 @@ type kindOps struct {
 	// gvk is the kind's group, version and kind.
 	gvk     schema.GroupVersionKind
 	newList func() client.ObjectList
-	// extract returns the fields of obj that the operator's field manager
-	// owns, as an apply configuration comparable with a rendered one.
-	extract func(obj client.Object) (runtime.ApplyConfiguration, error)
+	// meta returns the metadata of a rendered apply configuration of the
+	// kind (changedetect.go stamps an annotation on it).
+	meta func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration
 }
 
 var kinds = map[render.Kind]kindOps{
@@ -34,48 +35,48 @@ var kinds = map[render.Kind]kindOps{
 		newObject: func() client.Object { return &networkingv1.NetworkPolicy{} },
 		gvk:       networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
 		newList:   func() client.ObjectList { return &networkingv1.NetworkPolicyList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return networkingv1ac.ExtractNetworkPolicy(o.(*networkingv1.NetworkPolicy), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*networkingv1ac.NetworkPolicyApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 	render.KindConfigMap: {
 		newObject: func() client.Object { return &corev1.ConfigMap{} },
 		gvk:       corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 		newList:   func() client.ObjectList { return &corev1.ConfigMapList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return corev1ac.ExtractConfigMap(o.(*corev1.ConfigMap), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*corev1ac.ConfigMapApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 	render.KindService: {
 		newObject: func() client.Object { return &corev1.Service{} },
 		gvk:       corev1.SchemeGroupVersion.WithKind("Service"),
 		newList:   func() client.ObjectList { return &corev1.ServiceList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return corev1ac.ExtractService(o.(*corev1.Service), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*corev1ac.ServiceApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 	render.KindPodDisruptionBudget: {
 		newObject: func() client.Object { return &policyv1.PodDisruptionBudget{} },
 		gvk:       policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
 		newList:   func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return policyv1ac.ExtractPodDisruptionBudget(o.(*policyv1.PodDisruptionBudget), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*policyv1ac.PodDisruptionBudgetApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 	render.KindDeployment: {
 		newObject: func() client.Object { return &appsv1.Deployment{} },
 		gvk:       appsv1.SchemeGroupVersion.WithKind("Deployment"),
 		newList:   func() client.ObjectList { return &appsv1.DeploymentList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return appsv1ac.ExtractDeployment(o.(*appsv1.Deployment), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*appsv1ac.DeploymentApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 	render.KindStatefulSet: {
 		newObject: func() client.Object { return &appsv1.StatefulSet{} },
 		gvk:       appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
 		newList:   func() client.ObjectList { return &appsv1.StatefulSetList{} },
-		extract: func(o client.Object) (runtime.ApplyConfiguration, error) {
-			return appsv1ac.ExtractStatefulSet(o.(*appsv1.StatefulSet), render.ManagedBy)
+		meta: func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration {
+			return ac.(*appsv1ac.StatefulSetApplyConfiguration).ObjectMetaApplyConfiguration
 		},
 	},
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,8 +12,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
@@ -21,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 // TestReadinessFollowsWorkloads plays the workload controllers: Ready goes
@@ -201,6 +205,49 @@ func TestDriftPruneAndPause(t *testing.T) {
 		g.Expect(*d.Spec.Replicas).To(gomega.Equal(int32(3)))
 		g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(gomega.Equal("zmq-operator-examples:dev"))
 		g.Expect(envOf(d.Spec.Template, "ZMQ_REQUESTS_ENDPOINTS")).To(gomega.Equal("tcp://reqrep-broker." + ns + ".svc.cluster.local:5571"))
+	}).Should(gomega.Succeed())
+
+	// Drift the cache cannot see in full (it keeps no ConfigMap data, no
+	// Service or NetworkPolicy spec, changedetect.go) is put back too: an
+	// edited ConfigMap, a label removed from a Service, and a
+	// NetworkPolicy's rules taken over by another applier that keeps the
+	// applied-hash annotation as it was.
+	cmKey := client.ObjectKey{Namespace: ns, Name: "reqrep-server-zmq"}
+	cm := &corev1.ConfigMap{}
+	g.Expect(k8sClient.Get(ctx, cmKey, cm)).To(gomega.Succeed())
+	wantData := maps.Clone(cm.Data)
+	for k := range cm.Data {
+		cm.Data[k] = "{}"
+	}
+	g.Expect(k8sClient.Update(ctx, cm, client.FieldOwner("kubectl-edit"))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(k8sClient.Get(ctx, cmKey, cm)).To(gomega.Succeed())
+		g.Expect(cm.Data).To(gomega.Equal(wantData))
+	}).Should(gomega.Succeed())
+
+	g.Expect(k8sClient.Get(ctx, svcKey, svc)).To(gomega.Succeed())
+	delete(svc.Labels, render.LabelName)
+	g.Expect(k8sClient.Update(ctx, svc, client.FieldOwner("kubectl-edit"))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(k8sClient.Get(ctx, svcKey, svc)).To(gomega.Succeed())
+		g.Expect(svc.Labels).To(gomega.HaveKeyWithValue(render.LabelName, "broker"))
+	}).Should(gomega.Succeed())
+
+	npKey := client.ObjectKey{Namespace: ns, Name: "reqrep-server"}
+	np := &networkingv1.NetworkPolicy{}
+	g.Expect(k8sClient.Get(ctx, npKey, np)).To(gomega.Succeed())
+	wantIngress := np.Spec.Ingress
+	other := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+		"metadata": map[string]any{"name": npKey.Name, "namespace": ns,
+			"annotations": map[string]any{render.AnnotationAppliedHash: np.Annotations[render.AnnotationAppliedHash]}},
+		"spec": map[string]any{"podSelector": map[string]any{}, "ingress": []any{map[string]any{}}},
+	}}
+	g.Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(other), client.FieldOwner("someone-else"), client.ForceOwnership)).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(k8sClient.Get(ctx, npKey, np)).To(gomega.Succeed())
+		g.Expect(np.Spec.Ingress).To(gomega.Equal(wantIngress))
+		g.Expect(np.Spec.PodSelector.MatchLabels).NotTo(gomega.BeEmpty())
 	}).Should(gomega.Succeed())
 
 	// Removing a component deletes its children (and only those).

@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,11 +24,12 @@ import (
 //  1. preflight refuses, without a request, what the API server would
 //     refuse for certain (two components rendering one object, objects too
 //     large to store);
-//  2. only children that differ from what the operator owns are written:
-//     the fields the operator owns are extracted from the cached object and
-//     compared with the rendered ones, so a no-op reconcile sends nothing
-//     (not even a dry run), while an edit by someone else (which takes those
-//     fields from our field manager) or a deleted child is written back;
+//  2. only children that differ from what the operator applied last are
+//     written (changedetect.go: the hash of the last applied object and the
+//     digest of the fields the operator still owns, read from the cache),
+//     so a no-op reconcile sends nothing (not even a dry run), while an
+//     edit by someone else (which takes those fields from our field
+//     manager) or a deleted child is written back;
 //  3. a child still in its failure backoff period holds back every write;
 //  4. when several children change, they are dry-run first (same field
 //     owner and force as the real apply); if the API server refuses any,
@@ -198,18 +196,12 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		case !metav1.IsControlledBy(existing, t):
 			c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
 		default:
-			owned, err := ops.extract(existing)
+			same, owned, err := r.unchanged(existing, obj)
 			if err != nil {
-				return nil, fmt.Errorf("extracting owned fields of %s %s: %w", obj.Kind, obj.Name, err)
-			}
-			same, err := sameJSON(owned, obj.Apply)
-			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("comparing %s %s: %w", obj.Kind, obj.Name, err)
 			}
 			if obj.InitialReplicas != nil {
-				if c.handover, err = replicasToHandOver(owned, existing); err != nil {
-					return nil, fmt.Errorf("reading replicas of %s %s: %w", obj.Kind, obj.Name, err)
-				}
+				c.handover = replicasToHandOver(owned, existing)
 			}
 			if same {
 				r.failures().succeeded(c.key)
@@ -352,21 +344,3 @@ func keyOf(t *zmqv1.ZMQTopology, kind render.Kind, name string) childKey {
 	return childKey{topology: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, kind: kind, name: name}
 }
 
-// sameJSON compares two apply configurations by their JSON form, the form
-// in which the API server receives them.
-func sameJSON(a, b runtime.ApplyConfiguration) (bool, error) {
-	var va, vb any
-	for _, p := range []struct {
-		in  runtime.ApplyConfiguration
-		out *any
-	}{{a, &va}, {b, &vb}} {
-		raw, err := json.Marshal(p.in)
-		if err != nil {
-			return false, fmt.Errorf("encoding apply configuration: %w", err)
-		}
-		if err := json.Unmarshal(raw, p.out); err != nil {
-			return false, fmt.Errorf("decoding apply configuration: %w", err)
-		}
-	}
-	return reflect.DeepEqual(va, vb), nil
-}

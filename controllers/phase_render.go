@@ -21,6 +21,9 @@ func (r *ZMQTopologyReconciler) render(_ context.Context, s *scope) error {
 	if err != nil {
 		return fmt.Errorf("rendering children: %w", err)
 	}
+	if err := stampAppliedHash(desired); err != nil {
+		return err
+	}
 	s.desired = desired
 	return nil
 }

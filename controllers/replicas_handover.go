@@ -6,8 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zmq-operator/zmq-operator/controllers/render"
@@ -22,22 +20,15 @@ import (
 // field manager still owns spec.replicas of an existing workload (the
 // component just switched to External): the workload's current count, so
 // nothing changes. nil when the operator no longer owns the field.
-func replicasToHandOver(owned runtime.ApplyConfiguration, existing client.Object) (*int32, error) {
-	var ownsReplicas bool
-	switch a := owned.(type) {
-	case *appsv1ac.DeploymentApplyConfiguration:
-		ownsReplicas = a.Spec != nil && a.Spec.Replicas != nil
-	default:
-		return nil, fmt.Errorf("no replica hand-over for %T", owned)
-	}
-	if !ownsReplicas {
-		return nil, nil
+func replicasToHandOver(owned ownedFields, existing client.Object) *int32 {
+	if !owned.replicas {
+		return nil
 	}
 	n := int32(1)
 	if d, ok := existing.(*appsv1.Deployment); ok && d.Spec.Replicas != nil {
 		n = *d.Spec.Replicas
 	}
-	return &n, nil
+	return &n
 }
 
 // createWithReplicas creates a workload with the operator's field manager

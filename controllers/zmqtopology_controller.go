@@ -59,6 +59,8 @@ type ZMQTopologyReconciler struct {
 	// backoff period ends; see failures.
 	backoff     *childBackoff
 	backoffOnce sync.Once
+	// fields computes the field sets of rendered children (changedetect.go).
+	fields fieldSets
 	// indexed is set by SetupWithManager, which adds indexTopology to the
 	// manager's cache: Client's lists of children may then use it.
 	indexed bool

@@ -22,6 +22,12 @@ const (
 	// the pods cannot follow in place still roll them.
 	AnnotationConfigHash = "zmq.topology.dev/config-hash"
 
+	// AnnotationAppliedHash on every child is a hash of the object the
+	// operator applied last; with the fields it still owns, it tells the
+	// operator that a child needs no write without keeping the child in
+	// memory (controllers/changedetect.go).
+	AnnotationAppliedHash = "zmq.topology.dev/applied-hash"
+
 	// ManagedBy is the value of LabelManagedBy and the server-side apply
 	// field owner of every child.
 	ManagedBy = "zmq-operator"
