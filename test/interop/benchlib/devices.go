@@ -1,7 +1,9 @@
 package benchlib
 
-// Device throughput: a libzmq producer and a libzmq consumer on loopback
-// TCP with a proxy between them, so that only the proxy differs:
+// Device throughput: a producer and a consumer on loopback TCP with a proxy
+// between them, so that only the proxy differs; the producer and the
+// consumer are both libzmq or both pkg/zmtp (DeviceCase.Peers, peers.go).
+// The proxies:
 //
 //   - "zmq-sidecar": our `zmq-sidecar device forwarder|streamer` binary;
 //   - "libzmq":      zmq_proxy() through pebbe/zmq4;
@@ -48,6 +50,9 @@ type DeviceCase struct {
 	// each proxy's defaults. Streamers always keep the defaults (PUSH
 	// blocks at its HWM instead of dropping).
 	ProxyHWM int
+	// Peers is the implementation of the producer and the consumer:
+	// PeersLibzmq ("" too) or PeersZMTP.
+	Peers string
 }
 
 // DeviceResult is a measured DeviceCase. Problem is set, and the rates are
@@ -375,10 +380,11 @@ func (env DeviceEnv) startProxy(c DeviceCase) (p *proxyProc, front, back string,
 	}
 }
 
-// RunDevice measures one case: a libzmq producer connected to the proxy's
-// frontend sends Count messages of Size bytes, a libzmq consumer connected
-// to its backend counts them. PUB/SUB queues are unbounded at both ends
-// (the proxy keeps its own defaults); PUSH/PULL keep libzmq's defaults.
+// RunDevice measures one case: a producer connected to the proxy's
+// frontend sends Count messages of Size bytes, a consumer connected to its
+// backend counts them; both are c.Peers (see openPeers). PUB/SUB queues are
+// unbounded at both ends (the proxy keeps its own defaults unless
+// ProxyHWM says otherwise); PUSH/PULL keep their defaults.
 func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	res = DeviceResult{DeviceCase: c}
 	proxy, front, back, err := env.startProxy(c)
@@ -396,41 +402,17 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	watchdog := time.AfterFunc(c.Timeout, func() { _ = proxy.cmd.Process.Kill() })
 	defer watchdog.Stop()
 
-	snd, rcv, err := devicePeers(c.Device, front, back)
+	snd, rcv, err := openPeers(c.Peers, c.Device, front, back)
 	if err != nil {
 		return res, err
 	}
-	defer snd.Close()
-	defer rcv.Close()
-	timeout := time.Duration(-2)
-	recv := func(d time.Duration) ([]byte, error) {
-		if d != timeout {
-			_ = rcv.SetRcvtimeo(d)
-			timeout = d
-		}
-		return rcv.RecvBytes(0)
-	}
-	// Warm up until a message gets through (connections and, for the
-	// forwarder, the subscription travelling upstream through the proxy).
-	warm := false
-	for i := 0; i < 300 && !warm && proxy.running(); i++ {
-		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && c.Device != "forwarder" {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if _, err := recv(10 * time.Millisecond); err == nil {
-			warm = true
-		}
-	}
-	if !warm {
+	defer snd.close()
+	defer rcv.close()
+	if !warmUp(snd, rcv, c.Device, proxy.running) {
 		res.Problem = "no message got through the proxy during 3s of warm-up"
 		return res, nil
 	}
-	for {
-		if _, err := recv(200 * time.Millisecond); err != nil {
-			break // drained
-		}
-	}
+	drain(rcv)
 
 	const idle = 2 * time.Second
 	done := make(chan struct{})
@@ -440,7 +422,7 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 		defer close(done)
 		n := 0
 		for n < c.Count {
-			m, err := recv(idle)
+			m, err := rcv.recv(idle)
 			if err != nil {
 				last = time.Now().Add(-idle)
 				break
@@ -455,7 +437,7 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	payload := make([]byte, c.Size)
 	var sendErr error
 	for i := 0; i < c.Count; i++ {
-		if _, err := snd.SendBytes(payload, 0); err != nil {
+		if err := snd.send(payload); err != nil {
 			sendErr = fmt.Errorf("send %d of %d: %w", i, c.Count, err)
 			break
 		}
@@ -465,7 +447,7 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 	res.ProxyDrops = scrapeDevice(proxy, `zmq_device_dropped_messages_total{side="backend"}`)
 	runningBefore := proxy.running()
 	// The producer leaves: a proxy must survive an upstream disconnect.
-	_ = snd.Close()
+	_ = snd.close()
 	time.Sleep(300 * time.Millisecond)
 	switch {
 	case runningBefore && !proxy.running():
@@ -478,40 +460,4 @@ func (env DeviceEnv) RunDevice(c DeviceCase) (res DeviceResult, err error) {
 		res.Problem = fmt.Sprintf("stalled: %d of %d received", res.Received, c.Count)
 	}
 	return res, nil
-}
-
-// devicePeers opens the libzmq producer and consumer of a device benchmark
-// and connects them to the proxy's frontend and backend: PUSH and PULL, or
-// for the Forwarder PUB and SUB (subscribed to everything, unbounded HWMs).
-// A send times out after 5 s, so a stalled proxy turns into a send error
-// instead of a hang. The caller closes both sockets.
-func devicePeers(device, front, back string) (snd, rcv *czmq.Socket, err error) {
-	st, rt := czmq.PUSH, czmq.PULL
-	if device == "forwarder" {
-		st, rt = czmq.PUB, czmq.SUB
-	}
-	if snd, err = czmq.NewSocket(st); err != nil {
-		return nil, nil, err
-	}
-	if rcv, err = czmq.NewSocket(rt); err != nil {
-		snd.Close()
-		return nil, nil, err
-	}
-	_ = snd.SetLinger(0)
-	_ = rcv.SetLinger(0)
-	_ = snd.SetSndtimeo(5 * time.Second)
-	if rt == czmq.SUB {
-		_ = snd.SetSndhwm(0)
-		_ = rcv.SetRcvhwm(0)
-		_ = rcv.SetSubscribe("")
-	}
-	if err = rcv.Connect(back); err == nil {
-		err = snd.Connect(front)
-	}
-	if err != nil {
-		snd.Close()
-		rcv.Close()
-		return nil, nil, err
-	}
-	return snd, rcv, nil
 }

@@ -1,14 +1,15 @@
 package benchlib
 
 // Max lossless rate: the highest paced rate at which a device delivers
-// every message and keeps up. A libzmq producer sends at a fixed rate R for
-// one step of a bounded number of messages, each tagged with its step, and
-// a libzmq consumer counts the step's messages; the step passes when all of
-// them arrived and the last one arrived no later than 10% (plus 50 ms)
-// after the schedule's end, so a device that queues without keeping up
-// fails like one that drops. The producer's and the consumer's queues are
-// unbounded (as in RunDevice) and the device keeps its default HWMs (1000),
-// so whatever is lost is lost in the device: the Forwarder's drop policy is
+// every message and keeps up. A producer sends at a fixed rate R for one
+// step of a bounded number of messages, each tagged with its step, and a
+// consumer counts the step's messages (both libzmq or both pkg/zmtp, as
+// LosslessCase.Peers says); the step passes when all of them arrived and
+// the last one arrived no later than 10% (plus 50 ms) after the schedule's
+// end, so a device that queues without keeping up fails like one that
+// drops. The producer's and the consumer's queues are as in RunDevice
+// (unbounded for PUB/SUB) and the device keeps its default HWMs (1000), so
+// whatever is lost is lost in the device: the Forwarder's drop policy is
 // part of what is measured. A failed step is tried once more before it
 // counts, so that one scheduling hiccup on a loaded machine does not end
 // the search. The search doubles R from LosslessCase.Start until a step
@@ -20,8 +21,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-
-	czmq "github.com/pebbe/zmq4"
 )
 
 // LosslessCase is one max-lossless-rate search.
@@ -39,6 +38,9 @@ type LosslessCase struct {
 	MinStep, MaxStep int
 	// Timeout bounds the whole search; the proxy is killed when it passes.
 	Timeout time.Duration
+	// Peers is the implementation of the producer and the consumer:
+	// PeersLibzmq ("" too) or PeersZMTP.
+	Peers string
 }
 
 // LosslessResult is a finished search.
@@ -72,33 +74,17 @@ func (env DeviceEnv) MaxLossless(c LosslessCase) (res LosslessResult, err error)
 	watchdog := time.AfterFunc(c.Timeout, func() { _ = proxy.cmd.Process.Kill() })
 	defer watchdog.Stop()
 
-	snd, rcv, err := devicePeers(c.Device, front, back)
+	snd, rcv, err := openPeers(c.Peers, c.Device, front, back)
 	if err != nil {
 		return res, err
 	}
-	defer snd.Close()
-	defer rcv.Close()
-	_ = rcv.SetRcvtimeo(10 * time.Millisecond)
-	warm := false
-	for i := 0; i < 300 && !warm && proxy.running(); i++ {
-		if _, err := snd.Send("w", czmq.DONTWAIT); err != nil && c.Device != "forwarder" {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if _, err := rcv.RecvBytes(0); err == nil {
-			warm = true
-		}
-	}
-	if !warm {
+	defer snd.close()
+	defer rcv.close()
+	if !warmUp(snd, rcv, c.Device, proxy.running) {
 		res.Problem = "no message got through the proxy during 3s of warm-up"
 		return res, nil
 	}
-	_ = rcv.SetRcvtimeo(200 * time.Millisecond)
-	for {
-		if _, err := rcv.RecvBytes(0); err != nil {
-			break
-		}
-	}
+	drain(rcv)
 
 	// One consumer goroutine for the whole search: it counts the messages
 	// of the current step and remembers when the last one arrived.
@@ -109,11 +95,10 @@ func (env DeviceEnv) MaxLossless(c LosslessCase) (res LosslessResult, err error)
 		stop     atomic.Bool
 	)
 	consumerDone := make(chan struct{})
-	_ = rcv.SetRcvtimeo(50 * time.Millisecond)
 	go func() {
 		defer close(consumerDone)
 		for !stop.Load() {
-			m, err := rcv.RecvBytes(0)
+			m, err := rcv.recv(50 * time.Millisecond)
 			if err != nil || len(m) != c.Size {
 				continue
 			}
@@ -146,7 +131,7 @@ func (env DeviceEnv) MaxLossless(c LosslessCase) (res LosslessResult, err error)
 			}
 			for ; i < min(due, n); i++ {
 				binary.BigEndian.PutUint32(payload[4:], uint32(i))
-				if _, err := snd.SendBytes(payload, 0); err != nil {
+				if err := snd.send(payload); err != nil {
 					return false, fmt.Errorf("send at %.0f msgs/s: %w", rate, err)
 				}
 			}

@@ -2,8 +2,17 @@
 // (PUSH->[proxy]->PULL) numbers over loopback TCP at 16 B and 1 KiB through
 // three proxies, measured in one run: our `zmq-sidecar device` binary,
 // libzmq's zmq_proxy (pebbe/zmq4) and go-zeromq/zmq4's NewProxy. The
-// producer and the consumer are libzmq in every case, so only the proxy
+// producer and the consumer are the same for every proxy, so only the proxy
 // differs; every proxy runs in its own process.
+//
+// -peers chooses the producer and consumer: libzmq (pebbe/zmq4, cgo, one
+// call per message; the default), zmtp (this repository's pkg/zmtp), or
+// both, comma-separated, in which case every case runs with each. On a
+// small machine libzmq peers are the bottleneck (the relay ceiling below is
+// barely above zmq_proxy), hiding the proxies' own capacity; zmtp peers
+// cost less per message. A case with other than libzmq peers is named with
+// a suffix, say "forwarder burst 16B (zmtp peers)", in its rows and in the
+// summary, where its ratios are to zmq_proxy with the same peers.
 //
 // For each device and size it measures, in -rounds alternating rounds (the
 // order of the proxies rotates from round to round, so that load on the
@@ -23,11 +32,11 @@
 // directly; no device can deliver more than they manage through it.
 //
 // It prints each round's rows, then min/median/max per proxy and the
-// ratio to libzmq per round (min/median/max). -baseline names a second
+// ratio to libzmq per round (min/median/max), the same peers on both sides. -baseline names a second
 // zmq-sidecar binary (say, built from main) measured in the same rounds as
 // "sidecar-base".
 //
-//	cd test/interop && go run ./cmd/bench-devices [-rounds 5] [-n16 200000] [-n1k 50000] [-baseline bin]
+//	cd test/interop && go run ./cmd/bench-devices [-rounds 5] [-peers libzmq,zmtp] [-n16 200000] [-n1k 50000] [-baseline bin]
 //
 // The zmq-sidecar binary is built from the root module unless -sidecar
 // names one.
@@ -39,6 +48,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +78,8 @@ func main() {
 	lossless := flag.Bool("lossless", true, "measure the max lossless rate")
 	skipGozmq := flag.Bool("skip-gozmq4", false, "leave go-zeromq/zmq4 out")
 	withRelay := flag.Bool("relay", true, "measure the ceiling too: a TCP relay that joins producer and consumer as if directly connected (no device can beat it)")
-	only := flag.String("only", "", "run only the cases whose name contains this (say \"forwarder max-lossless\")")
+	only := flag.String("only", "", "run only the cases whose name contains this (say \"forwarder max-lossless\" or \"(zmtp peers)\")")
+	peersFlag := flag.String("peers", benchlib.PeersLibzmq, "producer and consumer implementations, comma-separated: libzmq (pebbe/zmq4, cgo), zmtp (pkg/zmtp); every case runs with each")
 	flag.Parse()
 	if *serve != "" {
 		if err := benchlib.ServeProxy(*serve, *device, *front, *back, *hwm, os.Stdout); err != nil {
@@ -77,6 +88,22 @@ func main() {
 		}
 		return
 	}
+
+	var peers []string
+	suffixLen := 0
+	for _, k := range strings.Split(*peersFlag, ",") {
+		switch k = strings.TrimSpace(k); k {
+		case benchlib.PeersLibzmq, benchlib.PeersZMTP:
+			if !slices.Contains(peers, k) {
+				peers = append(peers, k)
+				suffixLen = max(suffixLen, len(benchlib.PeersSuffix(k)))
+			}
+		default:
+			fatal(fmt.Errorf("-peers: unknown %q (libzmq, zmtp)", k))
+		}
+	}
+	// Column widths: case names and metrics, with the longest suffix.
+	nameW, metricW := 30+suffixLen, 38+suffixLen
 
 	dir, err := os.MkdirTemp("", "bench-devices-")
 	if err != nil {
@@ -134,49 +161,52 @@ func main() {
 		start float64
 	}
 	searches := []search{{"forwarder", 16, 20_000}, {"forwarder", 1024, 10_000}, {"streamer", 16, 20_000}, {"streamer", 1024, 10_000}}
-	fmt.Println("libzmq producer and consumer everywhere; burst: unbounded queues (no drops); overload: every proxy's default HWM (1000);")
+	fmt.Printf("producer and consumer: %s; the same for every proxy\n", peersLine(peers))
+	fmt.Println("burst: unbounded queues (no drops); overload: every proxy's default HWM (1000);")
 	fmt.Println("max lossless: proxies' default HWMs, producer and consumer unbounded; highest paced rate with every message delivered within 10% of its schedule")
 	for r := 0; r < *rounds; r++ {
 		order := append(proxies[r%len(proxies):], proxies[:r%len(proxies)]...)
 		order = append([]proxyRun(nil), order...)
 		fmt.Printf("\nround %d of %d (order %s)\n", r+1, *rounds, labels(order))
 		for _, b := range bursts {
-			for _, p := range order {
-				kind := "burst"
-				if b.hwm < 0 {
-					kind = "overload"
-				}
-				if !strings.Contains(fmt.Sprintf("%s %s %s", b.dev, kind, sizeName(b.size)), *only) {
-					continue
-				}
-				res, err := p.env.RunDevice(benchlib.DeviceCase{Proxy: p.proxy, Device: b.dev, Size: b.size, Count: b.n, Timeout: *timeout, ProxyHWM: b.hwm})
-				name := fmt.Sprintf("%s %s %s", b.dev, kind, sizeName(b.size))
-				if err != nil {
-					fmt.Printf("  %-30s %-13s error: %v\n", name, p.label, err)
-					failed = true
-					continue
-				}
-				note := res.Problem
-				if p.proxy == "gozmq4" && b.dev == "forwarder" {
-					note = strings.TrimSpace("subscribe-all 0x01 sent to its XSUB by hand; " + note)
-				}
-				if res.Problem != "" && p.proxy != "gozmq4" {
-					failed = true
-				}
-				// zmq4's proxy panics when the producer leaves after the
-				// run (ZMQ-NOTES.md); the run itself was complete.
-				known := p.proxy == "gozmq4" && strings.HasPrefix(res.Problem, "exited when the producer disconnected")
-				share := float64(res.Received) * 100 / float64(b.n)
-				if res.ProxyDrops >= 0 && kind == "overload" {
-					note = strings.TrimSpace(fmt.Sprintf("proxy dropped %d; %s", res.ProxyDrops, note))
-				}
-				fmt.Printf("  %-30s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s %6.2f cpu-us/msg  %s\n", name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), res.CPUPerMsg(), note)
-				if res.Problem == "" || known {
-					if kind == "overload" {
-						record(name+" delivered %", p.label, share)
-					} else {
-						record(name+" msgs/s", p.label, res.MsgsPerSec())
-						record(name+" proxy cpu-us/msg", p.label, res.CPUPerMsg())
+			for _, pk := range peers {
+				for _, p := range order {
+					kind := "burst"
+					if b.hwm < 0 {
+						kind = "overload"
+					}
+					name := fmt.Sprintf("%s %s %s%s", b.dev, kind, sizeName(b.size), benchlib.PeersSuffix(pk))
+					if !strings.Contains(name, *only) {
+						continue
+					}
+					res, err := p.env.RunDevice(benchlib.DeviceCase{Proxy: p.proxy, Device: b.dev, Size: b.size, Count: b.n, Timeout: *timeout, ProxyHWM: b.hwm, Peers: pk})
+					if err != nil {
+						fmt.Printf("  %-*s %-13s error: %v\n", nameW, name, p.label, err)
+						failed = true
+						continue
+					}
+					note := res.Problem
+					if p.proxy == "gozmq4" && b.dev == "forwarder" {
+						note = strings.TrimSpace("subscribe-all 0x01 sent to its XSUB by hand; " + note)
+					}
+					if res.Problem != "" && p.proxy != "gozmq4" {
+						failed = true
+					}
+					// zmq4's proxy panics when the producer leaves after the
+					// run (ZMQ-NOTES.md); the run itself was complete.
+					known := p.proxy == "gozmq4" && strings.HasPrefix(res.Problem, "exited when the producer disconnected")
+					share := float64(res.Received) * 100 / float64(b.n)
+					if res.ProxyDrops >= 0 && kind == "overload" {
+						note = strings.TrimSpace(fmt.Sprintf("proxy dropped %d; %s", res.ProxyDrops, note))
+					}
+					fmt.Printf("  %-*s %-13s %8d/%-8d %6.1f%% %11.0f msgs/s %8.1f MB/s %6.2f cpu-us/msg  %s\n", nameW, name, p.label, res.Received, b.n, share, res.MsgsPerSec(), res.MBPerSec(), res.CPUPerMsg(), note)
+					if res.Problem == "" || known {
+						if kind == "overload" {
+							record(name+" delivered %", p.label, share)
+						} else {
+							record(name+" msgs/s", p.label, res.MsgsPerSec())
+							record(name+" proxy cpu-us/msg", p.label, res.CPUPerMsg())
+						}
 					}
 				}
 			}
@@ -185,30 +215,32 @@ func main() {
 			continue
 		}
 		for _, s := range searches {
-			for _, p := range order {
-				if !strings.Contains(fmt.Sprintf("%s max-lossless %s", s.dev, sizeName(s.size)), *only) {
-					continue
-				}
-				res, err := p.env.MaxLossless(benchlib.LosslessCase{Proxy: p.proxy, Device: s.dev, Size: s.size,
-					Start: s.start, Max: 8e6, Bisect: 5, StepTime: 250 * time.Millisecond, MinStep: 2000, MaxStep: 400_000, Timeout: 2 * *timeout})
-				name := fmt.Sprintf("%s max-lossless %s", s.dev, sizeName(s.size))
-				if err != nil {
-					fmt.Printf("  %-30s %-13s error: %v\n", name, p.label, err)
-					failed = true
-					continue
-				}
-				fmt.Printf("  %-30s %-13s %11.0f msgs/s %8.1f MB/s (%d steps; last failed %s)  %s\n", name, p.label, res.Rate, res.Rate*float64(s.size)/1e6, res.Steps, res.Fail, res.Problem)
-				if res.Problem == "" {
-					record(name+" msgs/s", p.label, res.Rate)
-				} else if p.proxy != "gozmq4" {
-					failed = true
+			for _, pk := range peers {
+				for _, p := range order {
+					name := fmt.Sprintf("%s max-lossless %s%s", s.dev, sizeName(s.size), benchlib.PeersSuffix(pk))
+					if !strings.Contains(name, *only) {
+						continue
+					}
+					res, err := p.env.MaxLossless(benchlib.LosslessCase{Proxy: p.proxy, Device: s.dev, Size: s.size,
+						Start: s.start, Max: 8e6, Bisect: 5, StepTime: 250 * time.Millisecond, MinStep: 2000, MaxStep: 400_000, Timeout: 2 * *timeout, Peers: pk})
+					if err != nil {
+						fmt.Printf("  %-*s %-13s error: %v\n", nameW, name, p.label, err)
+						failed = true
+						continue
+					}
+					fmt.Printf("  %-*s %-13s %11.0f msgs/s %8.1f MB/s (%d steps; last failed %s)  %s\n", nameW, name, p.label, res.Rate, res.Rate*float64(s.size)/1e6, res.Steps, res.Fail, res.Problem)
+					if res.Problem == "" {
+						record(name+" msgs/s", p.label, res.Rate)
+					} else if p.proxy != "gozmq4" {
+						failed = true
+					}
 				}
 			}
 		}
 	}
 
-	fmt.Printf("\nsummary over %d rounds: min / median / max; ratio = value / libzmq's in the same round\n", *rounds)
-	fmt.Printf("%-38s %-13s %12s %12s %12s   %s\n", "metric", "proxy", "min", "median", "max", "ratio to libzmq min/median/max")
+	fmt.Printf("\nsummary over %d rounds: min / median / max; ratio = value / libzmq proxy's in the same round with the same peers\n", *rounds)
+	fmt.Printf("%-*s %-13s %12s %12s %12s   %s\n", metricW, "metric", "proxy", "min", "median", "max", "ratio to libzmq min/median/max")
 	for _, m := range metrics {
 		for _, p := range proxies {
 			vs := results[m][p.label]
@@ -225,12 +257,29 @@ func main() {
 				a, b, c := stats(rs)
 				ratio = fmt.Sprintf("%.2fx / %.2fx / %.2fx", a, b, c)
 			}
-			fmt.Printf("%-38s %-13s %12.1f %12.1f %12.1f   %s\n", m, p.label, lo, med, hi, ratio)
+			fmt.Printf("%-*s %-13s %12.1f %12.1f %12.1f   %s\n", metricW, m, p.label, lo, med, hi, ratio)
 		}
 	}
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// peersLine names the peers kinds for the header.
+func peersLine(kinds []string) string {
+	var out []string
+	for _, k := range kinds {
+		switch k {
+		case benchlib.PeersLibzmq:
+			out = append(out, "libzmq (pebbe/zmq4, cgo)")
+		case benchlib.PeersZMTP:
+			out = append(out, "zmtp (pkg/zmtp, rows marked \"(zmtp peers)\")")
+		}
+	}
+	if len(out) > 1 {
+		return strings.Join(out, ", then ") + ", each case with each"
+	}
+	return out[0]
 }
 
 func labels(ps []proxyRun) string {
