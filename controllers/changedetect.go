@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -142,15 +143,59 @@ func digestOf(set *fieldpath.Set) (ownedFields, error) {
 }
 
 // fieldSets computes the field set of rendered objects, as the API server
-// records it for their apply.
+// records it for their apply. Typing an object against the schema takes
+// about half a millisecond, so the result is kept per child for as long as
+// the child renders the same (the same applied hash): a reconcile of an
+// unchanged topology computes none.
 type fieldSets struct {
 	once sync.Once
 	tc   managedfields.TypeConverter
+
+	mu   sync.Mutex
+	memo map[childKey]memoFields
+}
+
+// memoFields is a child's last computed field set.
+type memoFields struct {
+	hash   string // render.AnnotationAppliedHash of the object it is for
+	fields ownedFields
 }
 
 // of returns the owned fields the API server records when the operator
-// applies obj.
-func (f *fieldSets) of(scheme *runtime.Scheme, obj render.Object) (ownedFields, error) {
+// applies obj, the child key of a topology.
+func (f *fieldSets) of(scheme *runtime.Scheme, key childKey, obj render.Object) (ownedFields, error) {
+	hash := appliedHashOf(obj)
+	f.mu.Lock()
+	m, ok := f.memo[key]
+	f.mu.Unlock()
+	if ok && m.hash == hash {
+		return m.fields, nil
+	}
+	fields, err := f.compute(scheme, obj)
+	if err != nil {
+		return ownedFields{}, err
+	}
+	f.mu.Lock()
+	if f.memo == nil {
+		f.memo = map[childKey]memoFields{}
+	}
+	f.memo[key] = memoFields{hash: hash, fields: fields}
+	f.mu.Unlock()
+	return fields, nil
+}
+
+// forget drops what is kept for a topology's children.
+func (f *fieldSets) forget(topology types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.memo {
+		if k.topology == topology {
+			delete(f.memo, k)
+		}
+	}
+}
+
+func (f *fieldSets) compute(scheme *runtime.Scheme, obj render.Object) (ownedFields, error) {
 	f.once.Do(func() { f.tc = applyconfigurations.NewTypeConverter(scheme) })
 	m, err := toJSONMap(obj.Apply)
 	if err != nil {
@@ -169,7 +214,7 @@ func (f *fieldSets) of(scheme *runtime.Scheme, obj render.Object) (ownedFields, 
 
 // unchanged reports whether a child the topology controls needs no write
 // for obj, and what the operator owns in it.
-func (r *ZMQTopologyReconciler) unchanged(existing client.Object, obj render.Object) (bool, ownedFields, error) {
+func (r *ZMQTopologyReconciler) unchanged(key childKey, existing client.Object, obj render.Object) (bool, ownedFields, error) {
 	owned, err := ownedFieldsOf(existing)
 	if err != nil || owned.digest == "" {
 		return false, owned, err
@@ -177,7 +222,7 @@ func (r *ZMQTopologyReconciler) unchanged(existing client.Object, obj render.Obj
 	if existing.GetAnnotations()[render.AnnotationAppliedHash] != appliedHashOf(obj) {
 		return false, owned, nil
 	}
-	want, err := r.fields.of(r.Scheme(), obj)
+	want, err := r.fields.of(r.Scheme(), key, obj)
 	if err != nil {
 		return false, owned, err
 	}

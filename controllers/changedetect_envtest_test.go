@@ -33,7 +33,7 @@ func TestRenderedFieldsAreTheServers(t *testing.T) {
 			seen[obj.Kind] = true
 			// Before the apply: the client decodes the API server's answer
 			// into the apply configuration it sends.
-			want, err := sets.of(testScheme, obj)
+			want, err := sets.of(testScheme, keyOf(z, obj.Kind, obj.Name), obj)
 			if err != nil {
 				t.Fatal(err)
 			}

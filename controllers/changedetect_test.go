@@ -89,3 +89,46 @@ func TestSlimChildKeepsWhatTheReconcilerReads(t *testing.T) {
 		t.Errorf("ConfigMap kept its data or lost its name: %+v", got)
 	}
 }
+
+func TestFieldSetsAreKeptPerChildUntilItChanges(t *testing.T) {
+	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", "ns")
+	objs, err := render.Render(z, renderOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stampAppliedHash(objs); err != nil {
+		t.Fatal(err)
+	}
+	var sets fieldSets
+	first := map[childKey]ownedFields{}
+	for _, obj := range objs {
+		k := keyOf(z, obj.Kind, obj.Name)
+		if first[k], err = sets.of(testScheme, k, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sets.memo) != len(objs) {
+		t.Fatalf("kept %d field sets for %d children", len(sets.memo), len(objs))
+	}
+	// A child that renders differently is computed again, under its new hash.
+	obj := objs[0]
+	k := keyOf(z, obj.Kind, obj.Name)
+	kinds[obj.Kind].meta(obj.Apply).Labels["extra"] = "x"
+	if err := stampAppliedHash(objs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := sets.of(testScheme, k, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed == first[k] || sets.memo[k].hash != appliedHashOf(obj) {
+		t.Errorf("a changed child kept its old field set: %+v", changed)
+	}
+	other := keyOf(z, obj.Kind, obj.Name)
+	other.topology.Name = "other"
+	sets.memo[other] = memoFields{}
+	sets.forget(k.topology)
+	if len(sets.memo) != 1 {
+		t.Errorf("forget left %d entries, want the other topology's only", len(sets.memo))
+	}
+}

@@ -196,7 +196,7 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		case !metav1.IsControlledBy(existing, t):
 			c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
 		default:
-			same, owned, err := r.unchanged(existing, obj)
+			same, owned, err := r.unchanged(c.key, existing, obj)
 			if err != nil {
 				return nil, fmt.Errorf("comparing %s %s: %w", obj.Kind, obj.Name, err)
 			}
