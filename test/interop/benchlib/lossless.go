@@ -161,10 +161,16 @@ func (env DeviceEnv) MaxLossless(c LosslessCase) (res LosslessResult, err error)
 		return ok, nil
 	}
 
+	// run tries a rate, and once more if it failed; Fail keeps describing
+	// the last rate that failed both times.
 	run := func(rate float64) (bool, error) {
+		before := res.Fail
 		ok, err := once(rate)
 		if err == nil && !ok && proxy.running() {
 			ok, err = once(rate)
+		}
+		if ok {
+			res.Fail = before
 		}
 		return ok, err
 	}

@@ -163,7 +163,7 @@ func main() {
 	searches := []search{{"forwarder", 16, 20_000}, {"forwarder", 1024, 10_000}, {"streamer", 16, 20_000}, {"streamer", 1024, 10_000}}
 	fmt.Printf("producer and consumer: %s; the same for every proxy\n", peersLine(peers))
 	fmt.Println("burst: unbounded queues (no drops); overload: every proxy's default HWM (1000);")
-	fmt.Println("max lossless: proxies' default HWMs, producer and consumer unbounded; highest paced rate with every message delivered within 10% of its schedule")
+	fmt.Println("max lossless: proxies' default HWMs, PUB/SUB peers unbounded, PUSH/PULL peers at HWM 1000; highest paced rate with every message delivered within 10% of its schedule")
 	for r := 0; r < *rounds; r++ {
 		order := append(proxies[r%len(proxies):], proxies[:r%len(proxies)]...)
 		order = append([]proxyRun(nil), order...)
