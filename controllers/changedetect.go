@@ -229,7 +229,7 @@ func (r *ZMQTopologyReconciler) unchanged(key childKey, existing client.Object, 
 	return want.digest == owned.digest, owned, nil
 }
 
-// slimChild is the cache transform of the child kinds. It keeps what the
+// slimChild is the cache transform of the child kinds, idempotent. It keeps what the
 // reconciler reads of a child: identity, labels, owner references, the
 // operator's annotations, a workload's spec.replicas, its pod template's
 // CURVE keys digest and its status. The operator's managedFields entry is
@@ -240,6 +240,12 @@ func slimChild(obj any) (any, error) {
 	o, ok := obj.(client.Object)
 	if !ok {
 		return obj, nil
+	}
+	// Informers may pass an object through the transform twice (client-go
+	// asks transforms to be idempotent): one already slim has no managed
+	// fields left to read, and keeps its digest.
+	if _, slim := o.GetAnnotations()[ownedFieldsAnnotation]; slim && len(o.GetManagedFields()) == 0 {
+		return o, nil
 	}
 	owned, err := ownedFieldsIn(o.GetManagedFields())
 	if err != nil {

@@ -132,3 +132,27 @@ func TestFieldSetsAreKeptPerChildUntilItChanges(t *testing.T) {
 		t.Errorf("forget left %d entries, want the other topology's only", len(sets.memo))
 	}
 }
+
+func TestSlimChildIsIdempotent(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: []metav1.ManagedFieldsEntry{
+		{Manager: render.ManagedBy, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: fieldsV1(`{"f:data":{"f:a":{}}}`)},
+	}}, Data: map[string]string{"a": "b"}}
+	want, err := ownedFieldsOf(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := slimChild(cm.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := slimChild(once.(*corev1.ConfigMap).DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(once, twice) {
+		t.Errorf("a second pass changed the object:\n%+v\n%+v", once, twice)
+	}
+	if got, err := ownedFieldsOf(twice.(*corev1.ConfigMap)); err != nil || got != want || want.digest == "" {
+		t.Errorf("after two passes: %+v (%v), want %+v", got, err, want)
+	}
+}
