@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zmq-operator/zmq-operator/controllers/render"
@@ -96,6 +97,10 @@ func TestSlimPodKeepsWhatThePollerReads(t *testing.T) {
 			}
 			if slim.Name != full.Name || slim.Namespace != full.Namespace || slim.UID != full.UID || slim.ResourceVersion != full.ResourceVersion {
 				t.Errorf("identity lost: %+v", slim.ObjectMeta)
+			}
+			// Informers may transform an object twice.
+			if again, err := SlimPod(slim.DeepCopy()); err != nil || !equality.Semantic.DeepEqual(again, slim) {
+				t.Errorf("a second pass changed the pod: %+v (%v)", again, err)
 			}
 			fullJSON, _ := json.Marshal(full)
 			slimJSON, _ := json.Marshal(slim)
