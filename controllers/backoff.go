@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -132,11 +133,7 @@ func (b *childBackoff) persistent(f *childFailure) bool {
 func (b *childBackoff) forget(topology types.NamespacedName) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for k := range b.entries {
-		if k.topology == topology {
-			delete(b.entries, k)
-		}
-	}
+	maps.DeleteFunc(b.entries, func(k childKey, _ *childFailure) bool { return k.topology == topology })
 }
 
 // len is the number of records, for tests.

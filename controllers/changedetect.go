@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 
@@ -188,11 +189,7 @@ func (f *fieldSets) of(scheme *runtime.Scheme, key childKey, obj render.Object) 
 func (f *fieldSets) forget(topology types.NamespacedName) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for k := range f.memo {
-		if k.topology == topology {
-			delete(f.memo, k)
-		}
-	}
+	maps.DeleteFunc(f.memo, func(k childKey, _ memoFields) bool { return k.topology == topology })
 }
 
 func (f *fieldSets) compute(scheme *runtime.Scheme, obj render.Object) (ownedFields, error) {

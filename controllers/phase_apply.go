@@ -343,4 +343,3 @@ func (r *ZMQTopologyReconciler) failures() *childBackoff {
 func keyOf(t *zmqv1.ZMQTopology, kind render.Kind, name string) childKey {
 	return childKey{topology: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, kind: kind, name: name}
 }
-

@@ -407,18 +407,7 @@ func TestForwarderStalledSubscriber(t *testing.T) {
 	// subscriber has received a warm-up message. From then on the stalled
 	// one stops reading, and every message it misses must be a counted drop.
 	for _, sub := range []*zmtp.Socket{fast, slow} {
-		for {
-			_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
-			rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
-			_, err := sub.Recv(rctx)
-			rcancel()
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatal("subscription never arrived")
-			}
-		}
+		awaitSubscription(ctx, t, pub, sub)
 	}
 	const n = 100000
 	got := make(chan int)
@@ -494,18 +483,7 @@ func TestForwarderHoldsBackForItsOnlySubscriber(t *testing.T) {
 	_ = sub.Subscribe(nil)
 	pub := newSock(t, zmtp.PUB, zmtp.WithSendHWM(0))
 	connect(t, pub, front)
-	for {
-		_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
-		rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		_, err := sub.Recv(rctx)
-		rcancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("subscription never arrived")
-		}
-	}
+	awaitSubscription(ctx, t, pub, sub)
 	// 1 KiB messages, 24 MiB in all: more than the kernel's socket buffers
 	// on the device's two connections hold, so the device's own queues
 	// fill while the subscriber reads at about 20,000 messages/s.
@@ -540,5 +518,23 @@ func TestForwarderHoldsBackForItsOnlySubscriber(t *testing.T) {
 	t.Logf("the subscriber got %d of %d; the device counted %.0f drops", received, n, drops)
 	if received != n || drops != 0 {
 		t.Errorf("the only subscriber got %d of %d and the device dropped %.0f: it should have held back instead", received, n, drops)
+	}
+}
+
+// awaitSubscription sends warm-up messages until sub receives one: its
+// subscription is then in force end to end, through the device.
+func awaitSubscription(ctx context.Context, t *testing.T, pub, sub *zmtp.Socket) {
+	t.Helper()
+	for {
+		_ = pub.Send(ctx, zmtp.NewMsgString("warmup"))
+		rctx, rcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		_, err := sub.Recv(rctx)
+		rcancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatal("subscription never arrived")
+		}
 	}
 }
