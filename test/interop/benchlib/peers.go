@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	czmq "github.com/pebbe/zmq4"
@@ -179,54 +178,16 @@ var doneCtx = func() context.Context {
 	return ctx
 }()
 
-// deadline hands a blocking zmtp call a context that ends after a timeout
-// without a context and a timer per call: one long-lived context, which a
-// reusable timer cancels, and which is replaced only once it has been.
-type deadline struct {
-	ctx    context.Context
-	cancel atomic.Pointer[context.CancelFunc] // ctx's, read by the timer
-	timer  *time.Timer
+// untilTimeout calls a blocking zmtp operation with a context that ends
+// after timeout. Only the blocking case pays for a timer: callers first try
+// with doneCtx, which takes what is queued without one.
+func untilTimeout(timeout time.Duration, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return call(ctx)
 }
 
-func newDeadline() *deadline {
-	d := &deadline{}
-	d.renew()
-	d.timer = time.AfterFunc(time.Hour, func() { (*d.cancel.Load())() })
-	d.timer.Stop()
-	return d
-}
-
-func (d *deadline) renew() {
-	ctx, cancel := context.WithCancel(context.Background())
-	d.ctx = ctx
-	d.cancel.Store(&cancel)
-}
-
-// arm returns the context, to end after timeout; disarm must follow the
-// call it was given to. Not for concurrent use.
-func (d *deadline) arm(timeout time.Duration) context.Context {
-	d.timer.Reset(timeout)
-	return d.ctx
-}
-
-func (d *deadline) disarm() {
-	if !d.timer.Stop() {
-		// The timer fired: wait until it has cancelled ctx, then take a
-		// fresh one.
-		<-d.ctx.Done()
-		d.renew()
-	}
-}
-
-func (d *deadline) stop() {
-	d.timer.Stop()
-	(*d.cancel.Load())()
-}
-
-type zmtpProducer struct {
-	s *zmtp.Socket
-	d *deadline
-}
+type zmtpProducer struct{ s *zmtp.Socket }
 
 func (p *zmtpProducer) send(b []byte) error {
 	// The socket takes the frame: hand it a copy, as libzmq copies.
@@ -236,32 +197,26 @@ func (p *zmtpProducer) send(b []byte) error {
 		return err // sent (PUB never waits), or the socket failed
 	}
 	// No room (PUSH at its HWM): wait for it, up to sendTimeout.
-	err = p.s.Send(p.d.arm(sendTimeout), m)
-	p.d.disarm()
-	return err
+	return untilTimeout(sendTimeout, func(ctx context.Context) error { return p.s.Send(ctx, m) })
 }
 
 func (p *zmtpProducer) trySend(b []byte) error {
 	return p.s.Send(doneCtx, zmtp.NewMsg(append([]byte(nil), b...)))
 }
 
-func (p *zmtpProducer) close() error {
-	p.d.stop()
-	return p.s.Close()
-}
+func (p *zmtpProducer) close() error { return p.s.Close() }
 
-type zmtpConsumer struct {
-	s *zmtp.Socket
-	d *deadline
-}
+type zmtpConsumer struct{ s *zmtp.Socket }
 
 func (c *zmtpConsumer) recv(timeout time.Duration) ([]byte, error) {
 	// Take a queued message without touching the timer: the consumer's
 	// hot path when it is the bottleneck.
 	m, err := c.s.Recv(doneCtx)
 	if errors.Is(err, context.Canceled) {
-		m, err = c.s.Recv(c.d.arm(timeout))
-		c.d.disarm()
+		err = untilTimeout(timeout, func(ctx context.Context) error {
+			m, err = c.s.Recv(ctx)
+			return err
+		})
 	}
 	if err != nil {
 		return nil, err
@@ -269,10 +224,7 @@ func (c *zmtpConsumer) recv(timeout time.Duration) ([]byte, error) {
 	return m[0], nil
 }
 
-func (c *zmtpConsumer) close() error {
-	c.d.stop()
-	return c.s.Close()
-}
+func (c *zmtpConsumer) close() error { return c.s.Close() }
 
 // zmtpPeers: PUSH and PULL with the engine's default HWMs (1000), or PUB
 // with WithSendHWM(0) and SUB with WithRecvHWM(0) subscribed to
@@ -310,5 +262,5 @@ func zmtpPeers(device, front, back string) (producer, consumer, error) {
 		rcv.Close()
 		return nil, nil, err
 	}
-	return &zmtpProducer{s: snd, d: newDeadline()}, &zmtpConsumer{s: rcv, d: newDeadline()}, nil
+	return &zmtpProducer{s: snd}, &zmtpConsumer{s: rcv}, nil
 }
