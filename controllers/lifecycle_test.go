@@ -334,6 +334,9 @@ func TestNoOpReconcileWritesNothing(t *testing.T) {
 	cctx, stopCache := context.WithCancel(ctx)
 	defer stopCache()
 	go func() { _ = cached.Start(cctx) }()
+	// Start runs in the background; reads before it has begun fail with
+	// ErrCacheNotStarted, so wait for it (WaitForCacheSync waits for Start).
+	g.Expect(cached.WaitForCacheSync(cctx)).To(gomega.BeTrue())
 	cc, err := client.New(cfg, client.Options{Scheme: testScheme, Cache: &client.CacheOptions{Reader: cached}})
 	g.Expect(err).NotTo(gomega.HaveOccurred())
 	r = &ZMQTopologyReconciler{Client: cc, Unlabelled: c, Recorder: events.NewFakeRecorder(100), Render: renderOpts}
