@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
@@ -48,6 +49,8 @@ func CacheOptions(namespaces ...string) cache.Options {
 			// Pods are read by the link poller only, and only the few
 			// fields it reads are kept.
 			&corev1.Pod{}: {Label: children.Label, Transform: linkpoll.SlimPod},
+			// Topologies are kept whole but for what nobody here reads.
+			&zmqv1.ZMQTopology{}: {Transform: slimTopology},
 		},
 	}
 	if len(namespaces) > 0 {
@@ -133,6 +136,24 @@ func NewUnlabelledCache(mgr manager.Manager, namespaces ...string) (client.Reade
 type runnableCache struct{ cache.Cache }
 
 func (c runnableCache) GetCache() cache.Cache { return c.Cache }
+
+// lastAppliedAnnotation is where client-side `kubectl apply` keeps a copy
+// of the whole object it applied.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// slimTopology is the cache transform of topologies, idempotent: it drops
+// their managed fields and kubectl's last-applied copy, which can each be
+// as large as the spec itself and which the reconciler never reads. The
+// only write the operator makes to a topology is a merge patch of its
+// status computed between two copies of the cached object, so what the
+// cache leaves out is never written back.
+func slimTopology(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		delete(m.GetAnnotations(), lastAppliedAnnotation) // the informer's own copy
+	}
+	return obj, nil
+}
 
 // keepIdentity drops all metadata but what identifies an object and its
 // controller.

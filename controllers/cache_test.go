@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
@@ -29,7 +30,7 @@ func TestWatchNamespaces(t *testing.T) {
 	if o := CacheOptions(); o.DefaultNamespaces != nil {
 		t.Errorf("cluster-wide: DefaultNamespaces = %v, want none", o.DefaultNamespaces)
 	}
-	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+1 { // the child kinds and pods
+	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+2 { // the child kinds, pods and topologies
 		t.Errorf("namespaced: %+v", o)
 	}
 }
@@ -56,5 +57,34 @@ func TestKeepIdentity(t *testing.T) {
 	}
 	if got.Name != "x" || got.UID != "u" || !reflect.DeepEqual(got.OwnerReferences, cm.OwnerReferences) {
 		t.Errorf("keepIdentity lost the identity: %+v", got.ObjectMeta)
+	}
+}
+
+func TestSlimTopology(t *testing.T) {
+	z := &zmqv1.ZMQTopology{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        "t",
+			Annotations: map[string]string{lastAppliedAnnotation: "{}", zmqv1.AnnotationRotate: "true"},
+			ManagedFields: []metav1.ManagedFieldsEntry{
+				{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply},
+			},
+		},
+		Spec: zmqv1.ZMQTopologySpec{Components: []zmqv1.Component{{Name: "c"}}},
+	}
+	in := z.DeepCopy()
+	out, err := slimTopology(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*zmqv1.ZMQTopology)
+	want := z.DeepCopy()
+	want.ManagedFields = nil
+	want.Annotations = map[string]string{zmqv1.AnnotationRotate: "true"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("slimTopology = %+v, want %+v", got, want)
+	}
+	again, err := slimTopology(got.DeepCopy())
+	if err != nil || !reflect.DeepEqual(again, want) {
+		t.Errorf("slimTopology is not idempotent: %+v, %v", again, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 
@@ -17,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,21 +26,25 @@ import (
 
 // This file decides whether a child needs a write without holding the
 // child in memory. The manager's cache keeps of each child only what the
-// reconciler reads (slimChild), and two facts stand for the rest:
+// reconciler reads (slimChild), and two annotations the operator writes on
+// every child stand for the rest:
 //
-//  1. render.AnnotationAppliedHash, which every child carries: a hash of
-//     the object the operator applied last (stampAppliedHash). Equal to
-//     the hash of the rendered object, the operator's last apply was this
-//     very object.
-//  2. A digest of the set of fields the operator's field manager owns
-//     (its managedFields entry). Server-side apply gives the applier
-//     exactly the fields of its last apply, and any other writer that
-//     changes one of them takes it away. Equal to the digest of the
-//     rendered object's fields, nobody has changed any of them since.
+//  1. render.AnnotationAppliedHash: a hash of the object the operator
+//     applied last (stampAppliedHash). Equal to the hash of the rendered
+//     object, the operator's last apply was this very object.
+//  2. render.AnnotationAppliedFields: a digest of the set of fields that
+//     object sets, as the API server records it in managedFields
+//     (stampAppliedFields, computed only for children being written).
+//     Server-side apply gives the applier exactly the fields of its last
+//     apply, and any other writer that changes one of them takes it away.
+//     Equal to the digest of the fields the operator's field manager owns
+//     now, nobody has changed any of them since.
 //
 // Both equal: nothing to write. Otherwise the child is applied, which
-// restores it. A child written by an operator version without the hash
-// annotation is applied once to add it.
+// restores it. What is compared lives on the child itself, so nothing is
+// kept in memory across reconciles and a restarted operator recomputes
+// nothing. A child written by an operator version without these
+// annotations is applied once to add them.
 
 // ownedFieldsAnnotation holds, on the cached copy of a child only, the
 // digest of the fields the operator owns (slimChild). It is never written
@@ -75,11 +77,12 @@ var replicasPath = fieldpath.MakePathOrDie("spec", "replicas")
 
 // stampAppliedHash sets render.AnnotationAppliedHash on every rendered
 // object: the SHA-256 (hex, first 16 bytes) of its JSON form without that
-// annotation.
+// annotation and without render.AnnotationAppliedFields.
 func stampAppliedHash(objs []render.Object) error {
 	for _, obj := range objs {
 		meta := kinds[obj.Kind].meta(obj.Apply)
 		delete(meta.Annotations, render.AnnotationAppliedHash)
+		delete(meta.Annotations, render.AnnotationAppliedFields)
 		raw, err := json.Marshal(obj.Apply)
 		if err != nil {
 			return fmt.Errorf("encoding %s %s: %w", obj.Kind, obj.Name, err)
@@ -133,66 +136,45 @@ func ownedFieldsIn(entries []metav1.ManagedFieldsEntry) (ownedFields, error) {
 	return ownedFields{}, nil
 }
 
-// digestOf is the SHA-256 (hex) of a field set's canonical JSON form.
+// digestOf is the SHA-256 (hex, first 16 bytes) of a field set's canonical
+// JSON form.
 func digestOf(set *fieldpath.Set) (ownedFields, error) {
 	raw, err := set.ToJSON()
 	if err != nil {
 		return ownedFields{}, err
 	}
 	sum := sha256.Sum256(raw)
-	return ownedFields{digest: hex.EncodeToString(sum[:]), replicas: set.Has(replicasPath)}, nil
+	return ownedFields{digest: hex.EncodeToString(sum[:16]), replicas: set.Has(replicasPath)}, nil
 }
 
-// fieldSets computes the field set of rendered objects, as the API server
-// records it for their apply. Typing an object against the schema takes
-// about half a millisecond, so the result is kept per child for as long as
-// the child renders the same (the same applied hash): a reconcile of an
-// unchanged topology computes none.
+// fieldSets computes the field sets of rendered objects, as the API server
+// records them for their apply. Typing an object against the schema takes
+// about half a millisecond, so it is done only for children being written.
 type fieldSets struct {
 	once sync.Once
 	tc   managedfields.TypeConverter
-
-	mu   sync.Mutex
-	memo map[childKey]memoFields
 }
 
-// memoFields is a child's last computed field set.
-type memoFields struct {
-	hash   string // render.AnnotationAppliedHash of the object it is for
-	fields ownedFields
-}
-
-// of returns the owned fields the API server records when the operator
-// applies obj, the child key of a topology.
-func (f *fieldSets) of(scheme *runtime.Scheme, key childKey, obj render.Object) (ownedFields, error) {
-	hash := appliedHashOf(obj)
-	f.mu.Lock()
-	m, ok := f.memo[key]
-	f.mu.Unlock()
-	if ok && m.hash == hash {
-		return m.fields, nil
+// stampAppliedFields sets render.AnnotationAppliedFields on a rendered
+// object about to be written: the digest of the fields its apply gives the
+// operator's field manager (that annotation's own key among them).
+func (f *fieldSets) stampAppliedFields(scheme *runtime.Scheme, obj render.Object) error {
+	meta := kinds[obj.Kind].meta(obj.Apply)
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
 	}
-	fields, err := f.compute(scheme, obj)
+	meta.Annotations[render.AnnotationAppliedFields] = "" // its key is one of the fields
+	fields, err := f.of(scheme, obj)
 	if err != nil {
-		return ownedFields{}, err
+		return err
 	}
-	f.mu.Lock()
-	if f.memo == nil {
-		f.memo = map[childKey]memoFields{}
-	}
-	f.memo[key] = memoFields{hash: hash, fields: fields}
-	f.mu.Unlock()
-	return fields, nil
+	meta.Annotations[render.AnnotationAppliedFields] = fields.digest
+	return nil
 }
 
-// forget drops what is kept for a topology's children.
-func (f *fieldSets) forget(topology types.NamespacedName) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	maps.DeleteFunc(f.memo, func(k childKey, _ memoFields) bool { return k.topology == topology })
-}
-
-func (f *fieldSets) compute(scheme *runtime.Scheme, obj render.Object) (ownedFields, error) {
+// of returns the fields the API server records as the operator's when it
+// applies obj.
+func (f *fieldSets) of(scheme *runtime.Scheme, obj render.Object) (ownedFields, error) {
 	f.once.Do(func() { f.tc = applyconfigurations.NewTypeConverter(scheme) })
 	m, err := toJSONMap(obj.Apply)
 	if err != nil {
@@ -211,19 +193,16 @@ func (f *fieldSets) compute(scheme *runtime.Scheme, obj render.Object) (ownedFie
 
 // unchanged reports whether a child the topology controls needs no write
 // for obj, and what the operator owns in it.
-func (r *ZMQTopologyReconciler) unchanged(key childKey, existing client.Object, obj render.Object) (bool, ownedFields, error) {
+func unchanged(existing client.Object, obj render.Object) (bool, ownedFields, error) {
 	owned, err := ownedFieldsOf(existing)
 	if err != nil || owned.digest == "" {
 		return false, owned, err
 	}
-	if existing.GetAnnotations()[render.AnnotationAppliedHash] != appliedHashOf(obj) {
+	a := existing.GetAnnotations()
+	if a[render.AnnotationAppliedHash] != appliedHashOf(obj) {
 		return false, owned, nil
 	}
-	want, err := r.fields.of(r.Scheme(), key, obj)
-	if err != nil {
-		return false, owned, err
-	}
-	return want.digest == owned.digest, owned, nil
+	return a[render.AnnotationAppliedFields] == owned.digest, owned, nil
 }
 
 // slimChild is the cache transform of the child kinds, idempotent. It keeps what the

@@ -11,9 +11,9 @@ import (
 // TestRenderedFieldsAreTheServers: for every kind of child the samples
 // render, the field set the operator computes for a rendered object
 // (changedetect.go) is the one a real API server records for its apply,
-// so an unchanged child is recognised without a write (and without
-// reading the object), and the digest read through the cache transform is
-// the same.
+// and the digest read through the cache transform is the same, so the
+// applied child is recognised as unchanged without a write (and without
+// reading the object).
 func TestRenderedFieldsAreTheServers(t *testing.T) {
 	ctx, _ := envtestOnly(t)
 	ns := newNamespace(ctx, t)
@@ -33,9 +33,15 @@ func TestRenderedFieldsAreTheServers(t *testing.T) {
 			seen[obj.Kind] = true
 			// Before the apply: the client decodes the API server's answer
 			// into the apply configuration it sends.
-			want, err := sets.of(testScheme, keyOf(z, obj.Kind, obj.Name), obj)
+			if err := sets.stampAppliedFields(testScheme, obj); err != nil {
+				t.Fatal(err)
+			}
+			want, err := sets.of(testScheme, obj)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if stamped := kinds[obj.Kind].meta(obj.Apply).Annotations[render.AnnotationAppliedFields]; stamped != want.digest {
+				t.Errorf("%s: %s %s: stamped %q, computed %q", file, obj.Kind, obj.Name, stamped, want.digest)
 			}
 			hash := appliedHashOf(obj)
 			if err := k8sClient.Apply(ctx, obj.Apply, client.FieldOwner(render.ManagedBy), client.ForceOwnership); err != nil {
@@ -61,6 +67,13 @@ func TestRenderedFieldsAreTheServers(t *testing.T) {
 			}
 			if got.GetAnnotations()[render.AnnotationAppliedHash] != hash {
 				t.Errorf("%s: %s %s: applied hash %q, rendered %q", file, obj.Kind, obj.Name, got.GetAnnotations()[render.AnnotationAppliedHash], hash)
+			}
+			// So the child, from the server or through the cache, needs no
+			// write for the same rendered object.
+			for from, existing := range map[string]client.Object{"server": got, "cache": slim.(client.Object)} {
+				if same, _, err := unchanged(existing, obj); err != nil || !same {
+					t.Errorf("%s: %s %s from the %s: unchanged = %v (%v), want true", file, obj.Kind, obj.Name, from, same, err)
+				}
 			}
 		}
 	}

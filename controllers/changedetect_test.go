@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
@@ -90,7 +91,7 @@ func TestSlimChildKeepsWhatTheReconcilerReads(t *testing.T) {
 	}
 }
 
-func TestFieldSetsAreKeptPerChildUntilItChanges(t *testing.T) {
+func TestUnchangedNeedsBothAnnotations(t *testing.T) {
 	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", "ns")
 	objs, err := render.Render(z, renderOpts)
 	if err != nil {
@@ -99,37 +100,44 @@ func TestFieldSetsAreKeptPerChildUntilItChanges(t *testing.T) {
 	if err := stampAppliedHash(objs); err != nil {
 		t.Fatal(err)
 	}
+	obj := objs[0]
 	var sets fieldSets
-	first := map[childKey]ownedFields{}
-	for _, obj := range objs {
-		k := keyOf(z, obj.Kind, obj.Name)
-		if first[k], err = sets.of(testScheme, k, obj); err != nil {
-			t.Fatal(err)
+	if err := sets.stampAppliedFields(testScheme, obj); err != nil {
+		t.Fatal(err)
+	}
+	applied := kinds[obj.Kind].meta(obj.Apply).Annotations
+	if applied[render.AnnotationAppliedFields] == "" {
+		t.Fatal("no applied-fields annotation stamped")
+	}
+	// A cached child as the operator's apply of obj leaves it.
+	cached := func(hash, fields, owned string) client.Object {
+		o := kinds[obj.Kind].newObject()
+		o.SetAnnotations(map[string]string{
+			render.AnnotationAppliedHash:   hash,
+			render.AnnotationAppliedFields: fields,
+			ownedFieldsAnnotation:          owned,
+		})
+		return o
+	}
+	hash, fields := applied[render.AnnotationAppliedHash], applied[render.AnnotationAppliedFields]
+	for _, c := range []struct {
+		name string
+		obj  client.Object
+		want bool
+	}{
+		{"as applied", cached(hash, fields, fields), true},
+		{"rendered differently", cached("other", fields, fields), false},
+		{"a field taken by another manager", cached(hash, fields, "fewer"), false},
+		{"no applied-fields annotation (an earlier version)", cached(hash, "", fields), false},
+		{"no owned fields", cached(hash, "", ""), false},
+	} {
+		if got, _, err := unchanged(c.obj, obj); err != nil || got != c.want {
+			t.Errorf("%s: unchanged = %v (%v), want %v", c.name, got, err, c.want)
 		}
 	}
-	if len(sets.memo) != len(objs) {
-		t.Fatalf("kept %d field sets for %d children", len(sets.memo), len(objs))
-	}
-	// A child that renders differently is computed again, under its new hash.
-	obj := objs[0]
-	k := keyOf(z, obj.Kind, obj.Name)
-	kinds[obj.Kind].meta(obj.Apply).Labels["extra"] = "x"
-	if err := stampAppliedHash(objs[:1]); err != nil {
-		t.Fatal(err)
-	}
-	changed, err := sets.of(testScheme, k, obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changed == first[k] || sets.memo[k].hash != appliedHashOf(obj) {
-		t.Errorf("a changed child kept its old field set: %+v", changed)
-	}
-	other := keyOf(z, obj.Kind, obj.Name)
-	other.topology.Name = "other"
-	sets.memo[other] = memoFields{}
-	sets.forget(k.topology)
-	if len(sets.memo) != 1 {
-		t.Errorf("forget left %d entries, want the other topology's only", len(sets.memo))
+	// The hash leaves both annotations out: stamping again changes nothing.
+	if err := stampAppliedHash(objs[:1]); err != nil || kinds[obj.Kind].meta(obj.Apply).Annotations[render.AnnotationAppliedHash] != hash {
+		t.Errorf("hash after a second stamp: %q (%v), want %q", kinds[obj.Kind].meta(obj.Apply).Annotations[render.AnnotationAppliedHash], err, hash)
 	}
 }
 

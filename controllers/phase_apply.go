@@ -58,6 +58,11 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	if err != nil || len(changes) == 0 {
 		return err
 	}
+	for _, c := range changes {
+		if err := r.fields.stampAppliedFields(r.Scheme(), c.obj); err != nil {
+			return fmt.Errorf("stamping %s %s: %w", c.obj.Kind, c.obj.Name, err)
+		}
+	}
 	if r.holdBack(s, changes) {
 		return nil
 	}
@@ -196,7 +201,7 @@ func (r *ZMQTopologyReconciler) changes(ctx context.Context, s *scope) ([]change
 		case !metav1.IsControlledBy(existing, t):
 			c.err = &foreignObjectError{kind: obj.Kind, name: obj.Name}
 		default:
-			same, owned, err := r.unchanged(c.key, existing, obj)
+			same, owned, err := unchanged(existing, obj)
 			if err != nil {
 				return nil, fmt.Errorf("comparing %s %s: %w", obj.Kind, obj.Name, err)
 			}

@@ -87,13 +87,11 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, topology); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.failures().forget(req.NamespacedName)
-			r.fields.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !topology.DeletionTimestamp.IsZero() {
 		r.failures().forget(req.NamespacedName)
-		r.fields.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the garbage collector deletes the children
 	}
 	s := &scope{topology: topology, original: topology.DeepCopy()}

@@ -28,6 +28,11 @@ const (
 	// memory (controllers/changedetect.go).
 	AnnotationAppliedHash = "zmq.topology.dev/applied-hash"
 
+	// AnnotationAppliedFields on every child is a digest of the fields the
+	// object the operator applied last sets, as the API server records them
+	// for the operator's field manager (controllers/changedetect.go).
+	AnnotationAppliedFields = "zmq.topology.dev/applied-fields"
+
 	// ManagedBy is the value of LabelManagedBy and the server-side apply
 	// field owner of every child.
 	ManagedBy = "zmq-operator"
