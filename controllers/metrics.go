@@ -55,7 +55,9 @@ func (c *TopologyCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list zmqv1.ZMQTopologyList
-	if err := c.reader.List(ctx, &list); err != nil {
+	// Read only: the cache's objects, not a deep copy of every topology
+	// per scrape.
+	if err := c.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.byReady, err)
 		return
 	}
