@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -42,6 +43,9 @@ import (
 
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// defaultGCPercent is the manager's GOGC unless the environment sets one.
+const defaultGCPercent = 50
 
 func main() {
 	if err := run(); err != nil {
@@ -117,6 +121,16 @@ func run() error {
 	if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup),
 		memlimit.WithLogger(slog.New(logr.ToSlogHandler(log)))); err != nil {
 		log.Error(err, "setting GOMEMLIMIT from the cgroup's memory limit")
+	}
+	// The manager's heap is mostly its caches, which live as long as it
+	// does; what the collector frees is transient (decoded watch events,
+	// API answers). Go's default (GOGC=100) lets the heap grow to twice
+	// the live data between collections; GOGC=50 keeps it to 1.5 times,
+	// for little CPU: the collector's share of the manager's CPU was 1.4%
+	// at GOGC=100 while creating 1,000 topologies (hack/bench/scale). An
+	// explicit GOGC wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 
 	if maxConcurrent < 1 {
@@ -217,7 +231,11 @@ func run() error {
 	var poller *linkpoll.Poller
 	if linkPoll.Period > 0 {
 		linkPoll.Registerer = metrics.Registry
-		if poller, err = linkpoll.New(linkpoll.CachedPods(mgr.GetCache()), linkPoll); err != nil {
+		pods, err := linkpoll.CachedPods(context.Background(), mgr.GetCache())
+		if err != nil {
+			return err
+		}
+		if poller, err = linkpoll.New(pods, linkPoll); err != nil {
 			return err
 		}
 		if err := mgr.Add(poller); err != nil {

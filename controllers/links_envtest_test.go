@@ -208,6 +208,16 @@ func TestLinkHealthFromSidecars(t *testing.T) {
 		g.Expect(got.Status.Links[0].Ready).To(gomega.BeTrue())
 		g.Expect(got.Status.Links[0].Reason).To(gomega.BeEmpty())
 	}).Should(gomega.Succeed())
+	// And the poller forgot it: its sidecar is polled no more, and the
+	// poller's pod source no longer lists it.
+	polled := workers[0].agent.Requests()
+	time.Sleep(3 * linkPollPeriod)
+	g.Expect(workers[0].agent.Requests()).To(gomega.Equal(polled), "polls of a deleted pod's sidecar")
+	listed, err := linkPods(ctx)
+	g.Expect(err).NotTo(gomega.HaveOccurred())
+	for _, p := range listed {
+		g.Expect(p.Name).NotTo(gomega.Equal(workers[0].pod.Name), "a deleted pod still listed")
+	}
 
 	// The topology goes: so do its link series.
 	g.Expect(k8sClient.Delete(ctx, z)).To(gomega.Succeed())

@@ -62,6 +62,8 @@ var (
 	// runs no pods, so it polls only the Pod objects (and stub agents on
 	// loopback) that the link tests create.
 	linkPoller *linkpoll.Poller
+	// linkPods is what linkPoller lists: the cached topology pods.
+	linkPods linkpoll.PodSource
 )
 
 // linkPollPeriod is the link poller's period in the suite.
@@ -161,7 +163,10 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	if err != nil {
 		return nil, err
 	}
-	linkPoller, err = linkpoll.New(linkpoll.CachedPods(mgr.GetCache()), linkpoll.Options{Period: linkPollPeriod, Tick: 50 * time.Millisecond})
+	if linkPods, err = linkpoll.CachedPods(context.Background(), mgr.GetCache()); err != nil {
+		return nil, err
+	}
+	linkPoller, err = linkpoll.New(linkPods, linkpoll.Options{Period: linkPollPeriod, Tick: 50 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}

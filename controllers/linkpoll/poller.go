@@ -30,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -52,21 +51,10 @@ const (
 
 // PodSource lists the pods to poll: every pod that carries the
 // zmq.topology.dev/topology label. The poller keeps those that run
-// (phase Running, with an IP, not being deleted).
-type PodSource func(ctx context.Context) ([]corev1.Pod, error)
-
-// CachedPods lists the topology pods from a reader, normally the manager's
-// cache (restricted to labelled pods by controllers.CacheOptions). The
-// listed objects are shared with the cache and only read.
-func CachedPods(r client.Reader) PodSource {
-	return func(ctx context.Context) ([]corev1.Pod, error) {
-		var list corev1.PodList
-		if err := r.List(ctx, &list, client.HasLabels{render.LabelTopology}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing topology pods: %w", err)
-		}
-		return list.Items, nil
-	}
-}
+// (phase Running, with an IP, not being deleted), and only reads them: a
+// pod it lists again with the same resource version is not looked at
+// again.
+type PodSource func(ctx context.Context) ([]*corev1.Pod, error)
 
 // Options configure a Poller. Zero values take the defaults.
 type Options struct {
@@ -142,6 +130,7 @@ type Poller struct {
 
 	mu      sync.Mutex
 	states  map[types.NamespacedName]*podState
+	syncs   uint64                                   // looks at the pod list so far
 	reports map[types.NamespacedName]*TopologyReport // by topology
 	dirty   map[types.NamespacedName]bool            // topologies to publish
 }
@@ -153,14 +142,18 @@ type podState struct {
 	component string
 	url       string
 	ready     bool
-	due       time.Time
-	inFlight  bool
-	lastOK    time.Time
-	lastErr   string
-	report    PodReport      // from the last good document
-	queues    []SocketQueues // from the last good document (queues.go)
-	since     time.Time      // when the poller first saw the pod at this URL
-	shown     podHealth      // as last published
+	// resourceVersion is the pod's when the poller last looked at it, and
+	// seen the number of that look (Poller.syncs).
+	resourceVersion string
+	seen            uint64
+	due             time.Time
+	inFlight        bool
+	lastOK          time.Time
+	lastErr         string
+	report          PodReport      // from the last good document
+	queues          []SocketQueues // from the last good document (queues.go)
+	since           time.Time      // when the poller first saw the pod at this URL
+	shown           podHealth      // as last published
 }
 
 // podHealth is how current the poller's knowledge of a pod is.
@@ -266,17 +259,19 @@ func (p *Poller) sync(ctx context.Context, now time.Time) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seen := make(map[types.NamespacedName]bool, len(pods))
-	for i := range pods {
-		pod := &pods[i]
+	p.syncs++
+	for _, pod := range pods {
+		key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+		st := p.states[key]
+		if st != nil && pod.ResourceVersion != "" && st.resourceVersion == pod.ResourceVersion {
+			st.seen = p.syncs // unchanged since the last look
+			continue
+		}
 		url, ok := p.target(pod)
 		if !ok {
 			continue
 		}
-		key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
-		seen[key] = true
 		ready := podReady(pod)
-		st := p.states[key]
 		if st == nil || st.url != url {
 			st = &podState{
 				key:       key,
@@ -290,15 +285,14 @@ func (p *Poller) sync(ctx context.Context, now time.Time) error {
 			}
 			p.states[key] = st
 			p.dirty[st.topology] = true
-			continue
-		}
-		if st.ready != ready {
+		} else if st.ready != ready {
 			st.ready = ready
 			p.dirty[st.topology] = true
 		}
+		st.resourceVersion, st.seen = pod.ResourceVersion, p.syncs
 	}
 	for key, st := range p.states {
-		if !seen[key] {
+		if st.seen != p.syncs {
 			delete(p.states, key)
 			p.dirty[st.topology] = true
 		}

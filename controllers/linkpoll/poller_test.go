@@ -28,10 +28,14 @@ type pods struct {
 	list []corev1.Pod
 }
 
-func (p *pods) source(context.Context) ([]corev1.Pod, error) {
+func (p *pods) source(context.Context) ([]*corev1.Pod, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]corev1.Pod(nil), p.list...), nil
+	out := make([]*corev1.Pod, len(p.list))
+	for i := range p.list {
+		out[i] = p.list[i].DeepCopy()
+	}
+	return out, nil
 }
 
 func (p *pods) set(list ...corev1.Pod) {

@@ -143,12 +143,12 @@ func run(n int, period time.Duration, workers, rounds int, keepAlive bool) error
 	}
 	addrs := strings.Fields(strings.TrimPrefix(sc.Text(), "ready "))
 
-	pods := make([]corev1.Pod, len(addrs))
+	pods := make([]*corev1.Pod, len(addrs))
 	for i, addr := range addrs {
 		host, port, _ := net.SplitHostPort(addr)
 		p, _ := strconv.Atoi(port)
-		pods[i] = corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("bench-worker-%d", i),
+		pods[i] = &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("bench-worker-%d", i), ResourceVersion: "1",
 				Labels: map[string]string{render.LabelTopology: fmt.Sprintf("t%d", i/10), render.LabelComponent: "worker"}},
 			Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: render.SidecarContainer,
 				Ports: []corev1.ContainerPort{{Name: render.SidecarPortName, ContainerPort: int32(p)}}}}},
@@ -156,7 +156,7 @@ func run(n int, period time.Duration, workers, rounds int, keepAlive bool) error
 				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 		}
 	}
-	source := func(context.Context) ([]corev1.Pod, error) { return pods, nil }
+	source := func(context.Context) ([]*corev1.Pod, error) { return pods, nil }
 	fmt.Printf("%d stub agents on 127.0.x.y; period %s, %d workers, keep-alive %t, %d measured periods after a warm-up period\n", n, period, workers, keepAlive, rounds)
 
 	// Baseline: the same process, pods listed every second, no polling.
