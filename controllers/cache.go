@@ -32,6 +32,7 @@ import (
 // no cluster-wide permission on them and never sees, let alone touches, a
 // topology elsewhere. The child kinds keep their label filter in each
 // namespace. Without namespaces it watches the whole cluster.
+
 func CacheOptions(namespaces ...string) cache.Options {
 	req, err := labels.NewRequirement(render.LabelTopology, selection.Exists, nil)
 	if err != nil {
@@ -49,9 +50,11 @@ func CacheOptions(namespaces ...string) cache.Options {
 			// Pods are read by the link poller only, and only the few
 			// fields it reads are kept.
 			&corev1.Pod{}: {Label: children.Label, Transform: linkpoll.SlimPod},
-			// Topologies are kept whole but for what nobody here reads.
-			&zmqv1.ZMQTopology{}: {Transform: slimTopology},
 		},
+		// Topologies are kept whole but for what nobody here reads. Not
+		// through ByObject, which would need the API server to serve the
+		// kind before the manager can even be created.
+		DefaultTransform: slimTopology,
 	}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
@@ -146,11 +149,12 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // as large as the spec itself and which the reconciler never reads. The
 // only write the operator makes to a topology is a merge patch of its
 // status computed between two copies of the cached object, so what the
-// cache leaves out is never written back.
+// cache leaves out is never written back. Other objects are returned as
+// they are.
 func slimTopology(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-		delete(m.GetAnnotations(), lastAppliedAnnotation) // the informer's own copy
+	if t, ok := obj.(*zmqv1.ZMQTopology); ok {
+		t.ManagedFields = nil
+		delete(t.Annotations, lastAppliedAnnotation) // the informer's own copy
 	}
 	return obj, nil
 }

@@ -30,7 +30,7 @@ func TestWatchNamespaces(t *testing.T) {
 	if o := CacheOptions(); o.DefaultNamespaces != nil {
 		t.Errorf("cluster-wide: DefaultNamespaces = %v, want none", o.DefaultNamespaces)
 	}
-	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+2 { // the child kinds, pods and topologies
+	if o := CacheOptions("a", "b"); len(o.DefaultNamespaces) != 2 || len(o.ByObject) != len(kinds)+1 || o.DefaultTransform == nil { // the child kinds and pods; topologies by the default transform
 		t.Errorf("namespaced: %+v", o)
 	}
 }
@@ -86,5 +86,12 @@ func TestSlimTopology(t *testing.T) {
 	again, err := slimTopology(got.DeepCopy())
 	if err != nil || !reflect.DeepEqual(again, want) {
 		t.Errorf("slimTopology is not idempotent: %+v, %v", again, err)
+	}
+	// Anything else (the default transform sees every kind without one of
+	// its own) is left alone.
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{lastAppliedAnnotation: "{}"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	if out, err := slimTopology(sec.DeepCopy()); err != nil || !reflect.DeepEqual(out, sec) {
+		t.Errorf("slimTopology changed a Secret: %+v, %v", out, err)
 	}
 }

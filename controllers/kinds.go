@@ -26,7 +26,7 @@ type kindOps struct {
 	gvk     schema.GroupVersionKind
 	newList func() client.ObjectList
 	// meta returns the metadata of a rendered apply configuration of the
-	// kind (changedetect.go stamps an annotation on it).
+	// kind (changedetect.go stamps its annotations on it).
 	meta func(ac runtime.ApplyConfiguration) *metav1ac.ObjectMetaApplyConfiguration
 }
 

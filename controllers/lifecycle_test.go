@@ -57,12 +57,17 @@ func TestReadinessFollowsWorkloads(t *testing.T) {
 		"backend=tcp://pubsub-events-1.pubsub-events-headless." + ns + ".svc.cluster.local:5560",
 	}))
 	readySince := meta.FindStatusCondition(got.Status.Conditions, zmqv1.ConditionReady).LastTransitionTime
-	// The status patches, computed from the cache's copies (slimTopology),
-	// left the annotation and the creator's managed fields alone.
+	// The cache's copies leave out the annotation and the managed fields
+	// (slimTopology); the API server still has them after the status
+	// patches.
 	g.Expect(got.Annotations).To(gomega.HaveKeyWithValue(lastAppliedAnnotation, `{"kind":"ZMQTopology"}`))
 	g.Expect(got.ManagedFields).To(gomega.ContainElements(
 		gomega.HaveField("Manager", "kubectl-client-side-apply"),
 		gomega.HaveField("Subresource", "status")))
+	cached := &zmqv1.ZMQTopology{}
+	g.Expect(managerCache.Get(ctx, key, cached)).To(gomega.Succeed())
+	g.Expect(cached.Annotations).NotTo(gomega.HaveKey(lastAppliedAnnotation))
+	g.Expect(cached.ManagedFields).To(gomega.BeEmpty())
 
 	// A dashboard replica becomes unready.
 	markDeploymentReady(ctx, g, ns, "pubsub-dashboard", 1)

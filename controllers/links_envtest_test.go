@@ -210,6 +210,7 @@ func TestLinkHealthFromSidecars(t *testing.T) {
 	}).Should(gomega.Succeed())
 	// And the poller forgot it: its sidecar is polled no more, and the
 	// poller's pod source no longer lists it.
+	time.Sleep(linkPollPeriod) // a poll handed out before the pod went ends
 	polled := workers[0].agent.Requests()
 	time.Sleep(3 * linkPollPeriod)
 	g.Expect(workers[0].agent.Requests()).To(gomega.Equal(polled), "polls of a deleted pod's sidecar")

@@ -58,13 +58,16 @@ func (r *ZMQTopologyReconciler) apply(ctx context.Context, s *scope) error {
 	if err != nil || len(changes) == 0 {
 		return err
 	}
+	if r.holdBack(s, changes) {
+		return nil
+	}
 	for _, c := range changes {
+		if c.err != nil {
+			continue // never written (a foreign object's name)
+		}
 		if err := r.fields.stampAppliedFields(r.Scheme(), c.obj); err != nil {
 			return fmt.Errorf("stamping %s %s: %w", c.obj.Kind, c.obj.Name, err)
 		}
-	}
-	if r.holdBack(s, changes) {
-		return nil
 	}
 	plan := dryRunPlan(changes, s.desired)
 	var dry []change

@@ -64,6 +64,8 @@ var (
 	linkPoller *linkpoll.Poller
 	// linkPods is what linkPoller lists: the cached topology pods.
 	linkPods linkpoll.PodSource
+	// managerCache reads the manager's cache, as the reconciler does.
+	managerCache client.Reader
 )
 
 // linkPollPeriod is the link poller's period in the suite.
@@ -163,6 +165,7 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 	if err != nil {
 		return nil, err
 	}
+	managerCache = mgr.GetCache()
 	if linkPods, err = linkpoll.CachedPods(context.Background(), mgr.GetCache()); err != nil {
 		return nil, err
 	}

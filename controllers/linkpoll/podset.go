@@ -67,16 +67,23 @@ func (s *podSet) put(obj any) {
 }
 
 func (s *podSet) remove(obj any) {
-	if gone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = gone.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
+	var key types.NamespacedName
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		key = types.NamespacedName{Namespace: o.Namespace, Name: o.Name}
+	case toolscache.DeletedFinalStateUnknown:
+		// A deletion the informer missed: its key names the pod.
+		ns, name, err := toolscache.SplitMetaNamespaceKey(o.Key)
+		if err != nil {
+			return
+		}
+		key = types.NamespacedName{Namespace: ns, Name: name}
+	default:
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.pods, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
+	delete(s.pods, key)
 }
 
 func (s *podSet) list() []*corev1.Pod {

@@ -37,7 +37,7 @@ func TestPodSetFollowsTheInformer(t *testing.T) {
 	if got := names(); len(got) != 1 || got["a"] != "2" {
 		t.Fatalf("after updates: %v", got)
 	}
-	s.remove(toolscache.DeletedFinalStateUnknown{Key: "ns/a", Obj: pod("a", "2", labelled)})
+	s.remove(toolscache.DeletedFinalStateUnknown{Key: "ns/a"}) // the key is enough
 	if got := names(); len(got) != 0 {
 		t.Fatalf("after a missed deletion: %v", got)
 	}

@@ -374,3 +374,49 @@ func TestPollerBoundsPolls(t *testing.T) {
 		t.Errorf("at most %d polls in flight at once; want 2 or 3 (3 workers)", tr.most)
 	}
 }
+
+func TestSyncLooksAgainOnlyAtChangedPods(t *testing.T) {
+	var list []*corev1.Pod
+	p, err := New(func(context.Context) ([]*corev1.Pod, error) { return list, nil }, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := types.NamespacedName{Namespace: "a", Name: "w-0"}
+	ready := func() (bool, bool) {
+		st := p.states[key]
+		return st != nil && st.ready, st != nil
+	}
+	sync := func() {
+		t.Helper()
+		if err := p.sync(context.Background(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := runningPod("a", "t", "worker", "w-0", "127.0.0.1:1")
+	pod.ResourceVersion = "1"
+	list = []*corev1.Pod{pod.DeepCopy()}
+	sync()
+	if r, kept := ready(); !kept || !r {
+		t.Fatalf("first look: ready %t, kept %t", r, kept)
+	}
+	// The same version again (as an informer lists it): not looked at, kept.
+	unready := pod.DeepCopy()
+	unready.Status.Conditions[0].Status = corev1.ConditionFalse
+	list = []*corev1.Pod{unready}
+	sync()
+	if r, kept := ready(); !kept || !r {
+		t.Fatalf("same version: ready %t, kept %t; want the state as it was", r, kept)
+	}
+	// A new version is looked at.
+	unready.ResourceVersion = "2"
+	sync()
+	if r, kept := ready(); !kept || r {
+		t.Fatalf("new version: ready %t, kept %t; want not ready", r, kept)
+	}
+	// Gone from the list: forgotten.
+	list = nil
+	sync()
+	if _, kept := ready(); kept {
+		t.Fatal("a pod no longer listed is still polled")
+	}
+}

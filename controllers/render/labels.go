@@ -23,7 +23,7 @@ const (
 	AnnotationConfigHash = "zmq.topology.dev/config-hash"
 
 	// AnnotationAppliedHash on every child is a hash of the object the
-	// operator applied last; with the fields it still owns, it tells the
+	// operator applied last; with AnnotationAppliedFields, it tells the
 	// operator that a child needs no write without keeping the child in
 	// memory (controllers/changedetect.go).
 	AnnotationAppliedHash = "zmq.topology.dev/applied-hash"
