@@ -32,7 +32,6 @@ import (
 // no cluster-wide permission on them and never sees, let alone touches, a
 // topology elsewhere. The child kinds keep their label filter in each
 // namespace. Without namespaces it watches the whole cluster.
-
 func CacheOptions(namespaces ...string) cache.Options {
 	req, err := labels.NewRequirement(render.LabelTopology, selection.Exists, nil)
 	if err != nil {

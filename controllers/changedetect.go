@@ -112,13 +112,19 @@ type ownedFields struct {
 // cache's digest when the child comes from the cache (slimChild), else
 // from its managedFields.
 func ownedFieldsOf(obj metav1.Object) (ownedFields, error) {
-	// Objects from the API server always carry managed fields; only the
-	// cache's copies have none, and only there is the annotation trusted.
-	if v, ok := obj.GetAnnotations()[ownedFieldsAnnotation]; ok && len(obj.GetManagedFields()) == 0 {
+	if v, slim := slimmed(obj); slim {
 		digest, replicas := strings.CutSuffix(v, ownsReplicasSuffix)
 		return ownedFields{digest: digest, replicas: replicas}, nil
 	}
 	return ownedFieldsIn(obj.GetManagedFields())
+}
+
+// slimmed returns the ownedFieldsAnnotation of a child that went through
+// slimChild. Objects from the API server always carry managed fields; only
+// the cache's copies have none, and only there is the annotation trusted.
+func slimmed(obj metav1.Object) (string, bool) {
+	v, ok := obj.GetAnnotations()[ownedFieldsAnnotation]
+	return v, ok && len(obj.GetManagedFields()) == 0
 }
 
 // ownedFieldsIn reads the operator's apply entry among managed fields.
@@ -205,8 +211,8 @@ func unchanged(existing client.Object, obj render.Object) (bool, ownedFields, er
 	return a[render.AnnotationAppliedFields] == owned.digest, owned, nil
 }
 
-// slimChild is the cache transform of the child kinds, idempotent. It keeps what the
-// reconciler reads of a child: identity, labels, owner references, the
+// slimChild is the cache transform of the child kinds, idempotent. It
+// keeps what the reconciler reads of a child: identity, labels, owner references, the
 // operator's annotations, a workload's spec.replicas, its pod template's
 // CURVE keys digest and its status. The operator's managedFields entry is
 // replaced by the digest of the fields it owns (ownedFieldsAnnotation);
@@ -220,7 +226,7 @@ func slimChild(obj any) (any, error) {
 	// Informers may pass an object through the transform twice (client-go
 	// asks transforms to be idempotent): one already slim has no managed
 	// fields left to read, and keeps its digest.
-	if _, slim := o.GetAnnotations()[ownedFieldsAnnotation]; slim && len(o.GetManagedFields()) == 0 {
+	if _, slim := slimmed(o); slim {
 		return o, nil
 	}
 	owned, err := ownedFieldsIn(o.GetManagedFields())
