@@ -212,9 +212,9 @@ func unchanged(existing client.Object, obj render.Object) (bool, ownedFields, er
 }
 
 // slimChild is the cache transform of the child kinds, idempotent. It
-// keeps what the reconciler reads of a child: identity, labels, owner references, the
-// operator's annotations, a workload's spec.replicas, its pod template's
-// CURVE keys digest and its status. The operator's managedFields entry is
+// keeps what the reconciler reads of a child: identity, labels, owner
+// references, the operator's annotations, a workload's spec.replicas, its
+// pod template's CURVE keys digest and its status. The operator's managedFields entry is
 // replaced by the digest of the fields it owns (ownedFieldsAnnotation);
 // the other entries, the other annotations and the rest of the spec (pod
 // templates, ConfigMap data, policy rules) are dropped.
