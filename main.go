@@ -72,6 +72,8 @@ func run() error {
 		maxConcurrent           int
 		apiQPS                  float64
 		apiBurst                int
+		apiCompression          bool
+		childEventBatch         time.Duration
 		pprofAddr               string
 		operatorNamespace       string
 		operatorPodSelector     string
@@ -99,8 +101,10 @@ func run() error {
 	flag.DurationVar(&linkPoll.Period, "link-poll-period", linkpoll.DefaultPeriod, "How often the operator polls each topology pod's sidecar (GET /status) for link health; 0 disables polling (status.links then report component readiness only).")
 	flag.IntVar(&linkPoll.Workers, "link-poll-workers", linkpoll.DefaultWorkers, "How many sidecar polls may be in flight at once.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Topologies reconciled at once.")
+	flag.DurationVar(&childEventBatch, "child-event-batch", controllers.DefaultChildEventBatch, "How long the changes of a topology's children (replicas becoming ready, edits, deletions) are gathered before the topology is reconciled once for all of them; 0 reconciles at each change.")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 100, "Sustained requests per second the manager sends to the API server (client-side limit; the API server's priority and fairness limits apply too).")
 	flag.IntVar(&apiBurst, "kube-api-burst", 200, "Requests the manager may send at once above --kube-api-qps.")
+	flag.BoolVar(&apiCompression, "kube-api-compression", false, "Ask the API server for gzip-compressed answers and watch streams. Off by default: the API server compresses each watcher's stream on its own, which costs it and the manager CPU for every event, to save bandwidth that the cluster network does not lack.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler's /debug/pprof endpoints (e.g. 127.0.0.1:8082); empty or 0 disables them.")
 	flag.StringVar(&operatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the operator's pods, which the topologies' NetworkPolicies let reach every pod's sidecar port (status polling); defaults to $POD_NAMESPACE. Empty: no such peer.")
 	flag.StringVar(&operatorPodSelector, "operator-pod-selector", defaultOperatorPodSelector, "Labels (k=v,...) of the operator's pods in --operator-namespace, for the topologies' NetworkPolicies.")
@@ -135,6 +139,9 @@ func run() error {
 
 	if maxConcurrent < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles: %d is not a positive count", maxConcurrent)
+	}
+	if childEventBatch < 0 {
+		return fmt.Errorf("--child-event-batch: %s is negative (0 reconciles at each change)", childEventBatch)
 	}
 	if apiQPS <= 0 {
 		return fmt.Errorf("--kube-api-qps: %g is not a positive rate", apiQPS)
@@ -204,6 +211,7 @@ func run() error {
 
 	restConfig := ctrl.GetConfigOrDie()
 	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+	restConfig.DisableCompression = !apiCompression
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
@@ -264,6 +272,8 @@ func run() error {
 		Recorder:   mgr.GetEventRecorder("zmq-operator"),
 		Render:     renderOpts,
 		Links:      poller,
+
+		ChildEventBatch: childEventBatch,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}

@@ -120,9 +120,11 @@ func TestBacklogAutoscaling(t *testing.T) {
 	scaleWrites := managerWriteLog.to("/apis/apps/v1/namespaces/"+ns+"/deployments/pipeline-worker/scale", loaded)
 	g.Expect(scaleWrites).To(gomega.HaveLen(2))
 
-	// Steady at max: the reconciles the scaling caused end, then nothing is
-	// written over 5 periods, and the count stays.
-	time.Sleep(2 * autoscalePeriod)
+	// Steady at max: the reconciles the scaling caused end (the workload's
+	// changes reach the topology a child event batch later), then nothing
+	// is written over 5 periods, and the count stays.
+	settle := 2*autoscalePeriod + DefaultChildEventBatch
+	time.Sleep(settle)
 	since := time.Now()
 	time.Sleep(5 * autoscalePeriod)
 	if writes := writesIn(ns, since); len(writes) != 0 {
@@ -144,7 +146,7 @@ func TestBacklogAutoscaling(t *testing.T) {
 	g.Expect(trace.values()).To(gomega.Equal([]int32{1, 3, 5, 1}))
 
 	// Steady at min: nothing written.
-	time.Sleep(2 * autoscalePeriod)
+	time.Sleep(settle)
 	since = time.Now()
 	time.Sleep(5 * autoscalePeriod)
 	if writes := writesIn(ns, since); len(writes) != 0 {

@@ -191,6 +191,8 @@ func startManager(ctx context.Context, cfg *rest.Config) (<-chan struct{}, error
 		Recorder:   mgr.GetEventRecorder("zmq-operator"),
 		Render:     renderOpts,
 		Links:      linkPoller,
+		// As the manager runs.
+		ChildEventBatch: DefaultChildEventBatch,
 		// Key Secrets are not watched: pick up rotations quickly.
 		CurveResync: time.Second,
 	}

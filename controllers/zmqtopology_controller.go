@@ -46,6 +46,12 @@ type ZMQTopologyReconciler struct {
 	// connection health; nil leaves links at "both ends ready".
 	Links *linkpoll.Poller
 
+	// ChildEventBatch is how long the changes of a topology's children are
+	// gathered before it is reconciled once for all of them (childEvents);
+	// zero reconciles at each change. The manager uses
+	// DefaultChildEventBatch.
+	ChildEventBatch time.Duration
+
 	// CurveResync is how often a CURVE topology is reconciled to pick up
 	// key rotation requests (key Secrets are not watched); zero is
 	// DefaultCurveResync.
@@ -137,22 +143,22 @@ func (r *ZMQTopologyReconciler) patchStatus(ctx context.Context, s *scope) (retr
 }
 
 // SetupWithManager registers the reconciler: it watches topologies (spec
-// changes only, so our own status patches do not loop) and the children it
-// owns, so that drift is repaired and workload readiness reaches status,
-// and, with a link poller, the topologies whose link reports changed.
+// changes only, so our own status patches do not loop) and the changes of
+// the children it owns, batched by ChildEventBatch (child_events.go), so
+// that drift is repaired and workload readiness reaches status, and, with
+// a link poller, the topologies whose link reports changed.
 func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := addTopologyIndex(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	r.indexed = true
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&appsv1.Deployment{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&networkingv1.NetworkPolicy{})
+		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	children := childEvents(mgr.GetScheme(), mgr.GetRESTMapper(), r.ChildEventBatch)
+	for _, kind := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &corev1.Service{},
+		&corev1.ConfigMap{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
+		b = b.Watches(kind, children, builder.WithPredicates(childChanged))
+	}
 	if r.Links != nil {
 		b = b.WatchesRawSource(source.Channel(r.Links.Events(), &handler.EnqueueRequestForObject{}))
 	}

@@ -128,6 +128,9 @@ type result struct {
 	cpu                        float64 // seconds
 	rssPeak                    int64
 	idleWrites, restartWrites  float64
+	// CPU time of each process of a phase's cluster (and the manager)
+	// from its start to all Ready: where the operator's extra time goes.
+	floorCPU, operatorCPU map[string]time.Duration
 }
 
 func run(ctx context.Context, o options) error {
@@ -155,13 +158,17 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("\nmanager %s %s\n", o.label, strings.Join(o.managerArgs, " "))
 	printTable(results)
+	fmt.Println("\nCPU time by process from the start of each phase's cluster to all Ready:")
+	for _, r := range results {
+		fmt.Printf("  N=%d floor:    %s\n  N=%d operator: %s\n", r.n, formatCPU(r.floorCPU), r.n, formatCPU(r.operatorCPU))
+	}
 	return nil
 }
 
 func runN(ctx context.Context, o options, n int, dir string) (result, error) {
 	r := result{n: n}
 	var err error
-	if r.floor, err = runFloor(ctx, o, n, filepath.Join(dir, "floor")); err != nil {
+	if r.floor, r.floorCPU, err = runFloor(ctx, o, n, filepath.Join(dir, "floor")); err != nil {
 		return r, err
 	}
 	return runOperator(ctx, o, r, filepath.Join(dir, "operator"))
@@ -198,10 +205,10 @@ func startN(ctx context.Context, o options, n int, phase, dir string) (*cluster,
 
 // runFloor measures the floor on a cluster of its own: the operator's
 // children of n topologies applied directly, until every workload is ready.
-func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration, error) {
+func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration, map[string]time.Duration, error) {
 	c, cl, w, err := startN(ctx, o, n, "floor", dir)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer func() {
 		fmt.Printf("== N=%d floor: tearing down\n", n)
@@ -210,7 +217,7 @@ func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration,
 	}()
 	groups, err := floorObjects(benchNS, n, render.Options{ClusterDomain: "cluster.local", SidecarImage: "zmq-sidecar:bench"})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	workloads := 0
 	for _, g := range groups {
@@ -223,18 +230,21 @@ func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration,
 	fmt.Printf("== N=%d floor: applying %d objects (%d workloads) directly at %d QPS, %d workers\n", n, countObjects(groups), workloads, o.qps, o.workers)
 	start := time.Now()
 	if err := applyAll(ctx, cl, groups, o.workers); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	fmt.Printf("  floor: applied in %.1fs\n", time.Since(start).Seconds())
-	d, err := waitFor(ctx, "floor", start, workloads, o.timeout, func() (int, string, error) {
-		k, err := w.readyWorkloads(ctx, benchNS)
-		return k, "workloads", err
-	})
+	d, err := waitFor(ctx, "floor", start, workloads, o.timeout, func() (int, error) {
+		return w.readyWorkloads(ctx, benchNS)
+	}, func() string { return "workloads" })
 	if err != nil {
-		return 0, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, benchNS))
+		return 0, nil, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, benchNS))
 	}
-	fmt.Printf("  floor: all %d workloads ready in %.1fs\n", workloads, d.Seconds())
-	return d, nil
+	cpu, err := processCPU()
+	if err != nil {
+		return 0, nil, err
+	}
+	fmt.Printf("  floor: all %d workloads ready in %.1fs; CPU: %s\n", workloads, d.Seconds(), formatCPU(cpu))
+	return d, cpu, nil
 }
 
 // runOperator measures the manager on a fresh cluster of its own, so that
@@ -261,23 +271,31 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 		return r, err
 	}
 	ts := make([]*zmqv1.ZMQTopology, n)
+	workloads := 0
 	for i := range ts {
 		ts[i] = pipeline(benchNS, i)
+		workloads += len(ts[i].Spec.Components)
 	}
 	fmt.Printf("== N=%d operator: creating %d topologies\n", n, n)
 	start := time.Now()
 	if err := createAll(ctx, cl, ts, o.workers); err != nil {
 		return r, err
 	}
-	r.operator, err = waitFor(ctx, "operator", start, n, o.timeout, func() (int, string, error) {
-		k, err := w.readyTopologies(ctx, benchNS)
-		extra := ""
+	r.operator, err = waitFor(ctx, "operator", start, n, o.timeout, func() (int, error) {
+		return w.readyTopologies(ctx, benchNS)
+	}, func() string {
+		extra := "topologies"
+		// Workloads ready ahead of their topologies are time spent in
+		// the manager, not in the cluster.
+		if wl, err := w.readyWorkloads(ctx, benchNS); err == nil {
+			extra += fmt.Sprintf(" (%d/%d workloads)", wl, workloads)
+		}
 		if sc, err := fetchMetrics(ctx, m.metrics); err == nil {
-			extra = fmt.Sprintf("topologies; manager: %.0f requests, %.0f reconciles, queue depth %.0f",
+			extra += fmt.Sprintf("; manager: %.0f requests, %.0f reconciles, queue depth %.0f",
 				requestsOf(sc).minus(requestsOf(base)).total(), sc.sum("controller_runtime_reconcile_total", map[string]string{"controller": "zmqtopology"}),
 				sc.sum("workqueue_depth", map[string]string{"name": "zmqtopology"}))
 		}
-		return k, extra, err
+		return extra
 	})
 	if err != nil {
 		return r, fmt.Errorf("%w (%s)", err, diagnose(ctx, cl, benchNS))
@@ -294,7 +312,10 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 	r.reconcileAvg = avg(atReady, "controller_runtime_reconcile_time_seconds", zc)
 	r.queueWaitAvg = avg(atReady, "workqueue_queue_duration_seconds", zq)
 	r.cpu = atReady.sum("process_cpu_seconds_total", nil) - base.sum("process_cpu_seconds_total", nil)
-	fmt.Printf("  operator: all %d topologies Ready in %.1fs (floor %.1fs)\n", n, r.operator.Seconds(), r.floor.Seconds())
+	if r.operatorCPU, err = processCPU(); err != nil {
+		return r, err
+	}
+	fmt.Printf("  operator: all %d topologies Ready in %.1fs (floor %.1fs); CPU: %s\n", n, r.operator.Seconds(), r.floor.Seconds(), formatCPU(r.operatorCPU))
 
 	// Idle.
 	const settle = 10 * time.Second

@@ -237,13 +237,16 @@ func (w *watcher) readyWorkloads(ctx context.Context, ns string) (int, error) {
 	return n, nil
 }
 
-// waitFor polls count every second, printing progress every 10 s, until
-// it reaches want or timeout passes; it returns the time from start.
-func waitFor(ctx context.Context, label string, start time.Time, want int, timeout time.Duration, count func() (int, string, error)) (time.Duration, error) {
+// waitFor polls count every second until it reaches want or timeout
+// passes, and returns the time from start. Every 10 s it prints progress,
+// with what more says then: more is called only to print, so that what it
+// reads (the manager's metrics) is read as often as a Prometheus server
+// would scrape it, not every second: a scrape costs the manager CPU.
+func waitFor(ctx context.Context, label string, start time.Time, want int, timeout time.Duration, count func() (int, error), more func() string) (time.Duration, error) {
 	lastPrint := time.Now()
 	var last int
 	err := poll(ctx, timeout, func() (bool, error) {
-		n, extra, err := count()
+		n, err := count()
 		if err != nil {
 			return false, err
 		}
@@ -253,7 +256,7 @@ func waitFor(ctx context.Context, label string, start time.Time, want int, timeo
 		}
 		if time.Since(lastPrint) >= 10*time.Second {
 			lastPrint = time.Now()
-			fmt.Printf("  %s %4.0fs: %d/%d ready %s\n", label, time.Since(start).Seconds(), n, want, extra)
+			fmt.Printf("  %s %4.0fs: %d/%d ready %s\n", label, time.Since(start).Seconds(), n, want, more())
 		}
 		return false, nil
 	})
