@@ -36,6 +36,8 @@ func TestCommandLine(t *testing.T) {
 		{args: "--max-concurrent-reconciles=0", code: 1, stderr: "--max-concurrent-reconciles: 0 is not a positive count"},
 		{args: "--kube-api-qps=-1", code: 1, stderr: "--kube-api-qps: -1 is not a positive rate"},
 		{args: "--kube-api-burst=0", code: 1, stderr: "--kube-api-burst: 0 is not a positive count"},
+		{args: "--help", stdout: []string{"-child-event-batch", "-kube-api-compression"}},
+		{args: "--child-event-batch=-1s", code: 1, stderr: "--child-event-batch: -1s is negative (0 reconciles at each change)"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCommandLine$")
