@@ -22,7 +22,8 @@ import (
 const DefaultChildEventBatch = time.Second
 
 // childEvents enqueues the topology that is the controller owner of a
-// changed child, batch after the change, so that the changes within batch
+// changed child, batch after the change (a workload that has just become
+// ready at once, see Update), so that the changes within batch
 // of one another cost one reconcile (and at most one status patch) rather
 // than one each: a Deployment's status changes several times while its
 // replicas start, and the topology's status reports only where they stand
@@ -57,7 +58,15 @@ func (b batched) Create(ctx context.Context, e event.CreateEvent, q requestQueue
 	b.owner.Create(ctx, e, delayedQueue{q, b.batch})
 }
 
+// Update enqueues at once a workload that has just settled (settled: rolled
+// out, every replica ready), the change that turns a component Ready, so
+// that the topology's readiness is reported without the batch's delay;
+// the steps before it are batched.
 func (b batched) Update(ctx context.Context, e event.UpdateEvent, q requestQueue) {
+	if settled(e.ObjectNew) && !settled(e.ObjectOld) {
+		b.owner.Update(ctx, e, q)
+		return
+	}
 	b.owner.Update(ctx, e, delayedQueue{q, b.batch})
 }
 

@@ -94,3 +94,38 @@ func childScheme(t *testing.T) *k8sruntime.Scheme {
 	}
 	return s
 }
+
+func TestChildEventsReportASettledWorkloadAtOnce(t *testing.T) {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(zmqv1.GroupVersion.WithKind("ZMQTopology"), meta.RESTScopeNamespace)
+	ctx := context.Background()
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	h := childEvents(childScheme(t), mapper, time.Hour)
+
+	starting := childOf("ns", "t", 1)
+	starting.Spec.Replicas = ptr.To(int32(5))
+	starting.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 5, UpdatedReplicas: 5, ReadyReplicas: 4, AvailableReplicas: 4}
+	ready := starting.DeepCopy()
+	ready.Status.ReadyReplicas, ready.Status.AvailableReplicas = 5, 5
+
+	// One more replica ready, not all: batched.
+	more := starting.DeepCopy()
+	more.Status.ReadyReplicas = 3
+	h.Update(ctx, event.UpdateEvent{ObjectOld: more, ObjectNew: starting}, q)
+	if n := q.Len(); n != 0 {
+		t.Fatalf("a step of a rollout was queued at once (%d)", n)
+	}
+	// The last replica ready: at once.
+	h.Update(ctx, event.UpdateEvent{ObjectOld: starting, ObjectNew: ready}, q)
+	if n := q.Len(); n != 1 {
+		t.Fatalf("a workload that just became ready queued %d requests at once; want 1", n)
+	}
+	got, _ := q.Get()
+	q.Done(got)
+	// Already settled (a resync, a label edit): batched again.
+	h.Update(ctx, event.UpdateEvent{ObjectOld: ready, ObjectNew: ready.DeepCopy()}, q)
+	if n := q.Len(); n != 0 {
+		t.Fatalf("a change of a settled workload was queued at once (%d)", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
@@ -102,6 +103,33 @@ type workload struct {
 	// reconcile (0 when it wrote nothing); a lower generation is a stale
 	// read of the cache.
 	appliedGeneration int64
+}
+
+// rolledOut reports whether the workload's controller has caught up with
+// its spec at desired replicas: the current generation observed, every
+// replica updated and no other left (a StatefulSet: its update revision
+// current).
+func (w workload) rolledOut(desired int32) bool {
+	return w.observedGeneration >= w.generation && w.updated == desired && w.replicas == desired && w.terminating == 0 &&
+		(w.kind != render.KindStatefulSet || w.updateRevision == w.currentRevision)
+}
+
+// allReady reports whether desired replicas are ready and available.
+func (w workload) allReady(desired int32) bool { return w.ready == desired && w.available == desired }
+
+// settled reports whether a workload is rolled out with every replica of
+// its own spec.replicas ready; false for any other object.
+func settled(obj client.Object) bool {
+	var w workload
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		w = deploymentWorkload(o)
+	case *appsv1.StatefulSet:
+		w = statefulSetWorkload(o)
+	default:
+		return false
+	}
+	return w.rolledOut(w.specReplicas) && w.allReady(w.specReplicas)
 }
 
 func deploymentWorkload(d *appsv1.Deployment) workload {

@@ -64,10 +64,9 @@ func observeComponent(t *zmqv1.ZMQTopology, c *zmqv1.Component, w *workload, clu
 	switch {
 	case w.generation < w.appliedGeneration:
 		return observed{status: st, phase: phaseStale}
-	case w.observedGeneration < w.generation || w.updated != desired || w.replicas != desired || w.terminating > 0,
-		w.kind == render.KindStatefulSet && w.updateRevision != w.currentRevision:
+	case !w.rolledOut(desired):
 		return observed{status: st, phase: phaseRollingOut}
-	case w.ready != desired || w.available != desired:
+	case !w.allReady(desired):
 		return observed{status: st, phase: phaseUnavailable}
 	}
 	st.Ready = true
