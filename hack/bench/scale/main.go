@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,7 @@ import (
 // options are the benchmark's flags.
 type options struct {
 	ns          []int
+	rounds      int
 	manager     string
 	managerArgs []string
 	qps         int
@@ -71,6 +73,7 @@ func main() {
 		extra stringList
 	)
 	flag.StringVar(&ns, "n", "50,200,1000", "Comma-separated topology counts; each gets a fresh cluster.")
+	flag.IntVar(&o.rounds, "rounds", 1, "Floor and operator measured this many times in turn at each N; the report's row is the round of median ratio, with every round's ratio beside it.")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "The manager binary to measure.")
 	flag.Var(&extra, "manager-arg", "An extra flag for the manager (repeatable), e.g. --manager-arg=--max-concurrent-reconciles=8.")
 	flag.StringVar(&o.label, "label", "", "A name for the manager in the report (default: the binary's path).")
@@ -97,6 +100,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.ns = append(o.ns, n)
+	}
+	if o.rounds < 1 {
+		fmt.Fprintf(os.Stderr, "bench: --rounds: %d, want at least 1\n", o.rounds)
+		os.Exit(2)
 	}
 	if o.cluster.k8sBin == "" || o.cluster.kwokDir == "" {
 		fmt.Fprintln(os.Stderr, "bench: --k8s-bin and --kwok-dir are required (make bench-scale sets them)")
@@ -131,6 +138,20 @@ type result struct {
 	// CPU time of each process of a phase's cluster (and the manager)
 	// from its start to all Ready: where the operator's extra time goes.
 	floorCPU, operatorCPU map[string]time.Duration
+	// ratios are every round's operator/floor ratio at this N, in order.
+	ratios []float64
+}
+
+// medianRound returns the round of median ratio (the lower middle one of
+// an even count), with every round's ratio.
+func medianRound(rounds []result) result {
+	sorted := append([]result(nil), rounds...)
+	sort.Slice(sorted, func(i, j int) bool { return ratio(sorted[i]) < ratio(sorted[j]) })
+	m := sorted[(len(sorted)-1)/2]
+	for _, r := range rounds {
+		m.ratios = append(m.ratios, ratio(r))
+	}
+	return m
 }
 
 func run(ctx context.Context, o options) error {
@@ -145,19 +166,37 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("scale benchmark: manager %s %s, logs in %s\n", o.label, strings.Join(o.managerArgs, " "), dir)
 	var results []result
 	for _, n := range o.ns {
-		d := filepath.Join(dir, fmt.Sprintf("n%d", n))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+		var rounds []result
+		for i := 1; i <= o.rounds; i++ {
+			d := filepath.Join(dir, fmt.Sprintf("n%d", n))
+			if o.rounds > 1 {
+				d = filepath.Join(dir, fmt.Sprintf("n%d-round%d", n, i))
+				fmt.Printf("\n== N=%d: round %d of %d\n", n, i, o.rounds)
+			}
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			r, err := runN(ctx, o, n, d)
+			if err != nil {
+				return fmt.Errorf("N=%d: %w", n, err)
+			}
+			printRow(r)
+			rounds = append(rounds, r)
 		}
-		r, err := runN(ctx, o, n, d)
-		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
-		}
-		results = append(results, r)
-		printRow(r)
+		results = append(results, medianRound(rounds))
 	}
 	fmt.Printf("\nmanager %s %s\n", o.label, strings.Join(o.managerArgs, " "))
 	printTable(results)
+	if o.rounds > 1 {
+		fmt.Printf("\nEach row is the round of median ratio of %d; every round's ratio, in order:\n", o.rounds)
+		for _, r := range results {
+			parts := make([]string, len(r.ratios))
+			for i, x := range r.ratios {
+				parts[i] = fmt.Sprintf("%.2fx", x)
+			}
+			fmt.Printf("  N=%d: %s\n", r.n, strings.Join(parts, ", "))
+		}
+	}
 	fmt.Println("\nCPU time by process from the start of each phase's cluster to all Ready:")
 	for _, r := range results {
 		fmt.Printf("  N=%d floor:    %s\n  N=%d operator: %s\n", r.n, formatCPU(r.floorCPU), r.n, formatCPU(r.operatorCPU))
