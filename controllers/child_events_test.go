@@ -31,8 +31,7 @@ func childOf(ns, name string, generation int64) *appsv1.Deployment {
 }
 
 func TestChildEventsBatchAChildsChanges(t *testing.T) {
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(zmqv1.GroupVersion.WithKind("ZMQTopology"), meta.RESTScopeNamespace)
+	mapper := topologyMapper()
 	ctx := context.Background()
 	want := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "t"}}
 
@@ -84,6 +83,14 @@ func TestChildChangedIgnoresCreations(t *testing.T) {
 	}
 }
 
+// topologyMapper knows ZMQTopology as a namespaced kind, all that
+// EnqueueRequestForOwner asks of a RESTMapper.
+func topologyMapper() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(zmqv1.GroupVersion.WithKind("ZMQTopology"), meta.RESTScopeNamespace)
+	return m
+}
+
 func childScheme(t *testing.T) *k8sruntime.Scheme {
 	s := k8sruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
@@ -96,8 +103,7 @@ func childScheme(t *testing.T) *k8sruntime.Scheme {
 }
 
 func TestChildEventsReportASettledWorkloadAtOnce(t *testing.T) {
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(zmqv1.GroupVersion.WithKind("ZMQTopology"), meta.RESTScopeNamespace)
+	mapper := topologyMapper()
 	ctx := context.Background()
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()
