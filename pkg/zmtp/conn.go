@@ -345,7 +345,7 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			c.outMu.Lock()
 		}
 		batch, ctl := c.out, c.ctl
-		c.out, c.ctl = c.spare[:0], nil
+		c.out, c.ctl = c.nextOut(len(batch)), nil
 		c.outMu.Unlock()
 		c.s.lb.signal()
 
@@ -370,13 +370,34 @@ func (c *conn) writeQueued() ([]Msg, error) {
 		c.s.stats.bytesOut.Add(bytes)
 		clear(batch)
 		// Keep the batch's array for reuse unless an unbounded queue made
-		// it huge (64 Ki entries = 1.5 MiB).
-		if cap(batch) <= 1<<16 || cap(batch) <= 2*c.s.opts.sendHWM {
+		// it huge.
+		if cap(batch) <= c.keptQueueCap() {
 			c.spare = batch[:0]
 		} else {
 			c.spare = nil
 		}
 	}
+}
+
+// nextOut is the empty queue that replaces a batch of n messages taken by
+// the writer: the spare array when it holds n, else a new one of n. A
+// sender that outpaces the writer queues about as much while this batch
+// is written as it did while the last one was, and the queue then takes it
+// without growing step by step (each step copies the queued messages,
+// whose frames the garbage collector must trace). n is capped at
+// keptQueueCap, so that an idle connection never holds more.
+func (c *conn) nextOut(n int) []Msg {
+	n = min(n, c.keptQueueCap())
+	if cap(c.spare) >= n {
+		return c.spare[:0]
+	}
+	return make([]Msg, 0, n)
+}
+
+// keptQueueCap is the most messages a queue array kept for reuse may hold:
+// 64 Ki (1.5 MiB of message headers), or twice ZMQ_SNDHWM if that is more.
+func (c *conn) keptQueueCap() int {
+	return max(1<<16, 2*c.s.opts.sendHWM)
 }
 
 // nextFrameBuffered reports whether a whole frame is already buffered, so
