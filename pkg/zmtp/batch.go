@@ -237,10 +237,10 @@ func (c *conn) enqueueMany(msgs []Msg, hwm int, skip func(Msg) bool) int {
 		if skip != nil && skip(msgs[n]) {
 			continue
 		}
-		if hwm > 0 && len(c.out) >= hwm {
+		if hwm > 0 && c.queuedLocked() >= hwm {
 			break
 		}
-		c.out = append(c.out, msgs[n])
+		c.pushLocked(msgs[n])
 	}
 	if n > 0 {
 		c.kickLocked()
@@ -290,7 +290,7 @@ func (d *distributor) room(limit int) int {
 	best := 0
 	for _, c := range conns {
 		c.outMu.Lock()
-		r := d.hwm - len(c.out)
+		r := d.hwm - c.queuedLocked()
 		closed := c.closed()
 		c.outMu.Unlock()
 		if closed {

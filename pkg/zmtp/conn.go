@@ -63,11 +63,15 @@ type conn struct {
 	// codec frames the traffic: plain (NULL) or boxed (CURVE).
 	codec frameCodec
 
-	// Send queue, guarded by outMu: messages (bounded by the HWM) and
-	// pre-encoded control frames (commands, subscriptions; unbounded,
-	// written first).
-	outMu      sync.Mutex
-	out        []Msg
+	// Send queue, guarded by outMu: messages (bounded by the HWM), as
+	// values or packed (packed.go), and pre-encoded control frames
+	// (commands, subscriptions; unbounded, written first).
+	outMu  sync.Mutex
+	out    []Msg
+	packed packedQueue
+	// pack is set (by distributor.add, before any message can be queued)
+	// on a connection whose messages are queued packed.
+	pack       bool
 	ctl        [][]byte
 	writerIdle bool
 	drainCh    chan struct{}
@@ -244,11 +248,11 @@ func (c *conn) fail(err error) {
 // (hwm <= 0: unbounded). It never blocks.
 func (c *conn) enqueue(m Msg, hwm int) bool {
 	c.outMu.Lock()
-	if c.closed() || c.shutWr || c.peerDone.Load() || (hwm > 0 && len(c.out) >= hwm) {
+	if c.closed() || c.shutWr || c.peerDone.Load() || (hwm > 0 && c.queuedLocked() >= hwm) {
 		c.outMu.Unlock()
 		return false
 	}
-	c.out = append(c.out, m)
+	c.pushLocked(m)
 	c.kickLocked()
 	c.outMu.Unlock()
 	return true
@@ -263,6 +267,18 @@ func (c *conn) enqueueRaw(raw []byte) {
 	c.outMu.Unlock()
 }
 
+// pushLocked queues m, packed when the connection packs.
+func (c *conn) pushLocked(m Msg) {
+	if c.pack {
+		c.packed.push(m)
+		return
+	}
+	c.out = append(c.out, m)
+}
+
+// queuedLocked is the number of messages queued, which the HWM bounds.
+func (c *conn) queuedLocked() int { return len(c.out) + c.packed.msgs }
+
 func (c *conn) kickLocked() {
 	if c.writerIdle {
 		c.writerIdle = false
@@ -276,7 +292,7 @@ func (c *conn) kickLocked() {
 // drain waits until everything queued has been written, or until timeout.
 func (c *conn) drain(timeout time.Duration) {
 	c.outMu.Lock()
-	if (c.writerIdle && len(c.out) == 0 && len(c.ctl) == 0) || c.closed() {
+	if (c.writerIdle && len(c.out) == 0 && c.packed.empty() && len(c.ctl) == 0) || c.closed() {
 		c.outMu.Unlock()
 		return
 	}
@@ -308,12 +324,15 @@ func (c *conn) writeLoop() {
 // the messages of the batch in hand that were not yet passed to the
 // buffered writer.
 func (c *conn) writeQueued() ([]Msg, error) {
+	var written packedQueue // the last pass's, whose chunks are reused
 	for {
 		if c.peerDone.Load() {
 			return nil, c.finishWrites()
 		}
 		c.outMu.Lock()
-		for len(c.out) == 0 && len(c.ctl) == 0 {
+		c.packed.recycle(written)
+		written = packedQueue{}
+		for len(c.out) == 0 && c.packed.empty() && len(c.ctl) == 0 {
 			if c.peerDone.Load() {
 				c.outMu.Unlock()
 				return nil, c.finishWrites()
@@ -344,7 +363,7 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			}
 			c.outMu.Lock()
 		}
-		batch, ctl := c.out, c.ctl
+		batch, ctl, packed := c.out, c.ctl, c.packed.take()
 		c.out, c.ctl = c.nextOut(len(batch)), nil
 		c.outMu.Unlock()
 		c.s.lb.signal()
@@ -365,8 +384,17 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			c.unacked.push(m, n)
 			bytes += uint64(m.Size())
 		}
+		if !packed.empty() {
+			n, err := packed.writeTo(c.bw, &c.cw)
+			if err != nil {
+				return nil, err // a packed queue's messages are not requeued
+			}
+			c.unacked.skip(n)
+			bytes += packed.bytes
+			written = packed
+		}
 		c.unacked.ack(c.cw.n)
-		c.s.stats.msgsOut.Add(uint64(len(batch)))
+		c.s.stats.msgsOut.Add(uint64(len(batch) + packed.msgs))
 		c.s.stats.bytesOut.Add(bytes)
 		clear(batch)
 		// Keep the batch's array for reuse unless an unbounded queue made

@@ -16,7 +16,12 @@ type distributor struct {
 	hwm   int
 }
 
+// add attaches c; its messages are queued packed from now on when its
+// codec allows (packed.go).
 func (d *distributor) add(c *conn) {
+	c.outMu.Lock()
+	c.pack = c.packable()
+	c.outMu.Unlock()
 	d.mu.Lock()
 	var next []*conn
 	if p := d.conns.Load(); p != nil {
