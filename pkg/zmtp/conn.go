@@ -363,7 +363,11 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			}
 			c.outMu.Lock()
 		}
-		batch, ctl, packed := c.out, c.ctl, c.packed.take()
+		batch, ctl := c.out, c.ctl
+		var packed packedQueue
+		if !c.packed.empty() {
+			packed = c.packed.take()
+		}
 		c.out, c.ctl = c.nextOut(len(batch)), nil
 		c.outMu.Unlock()
 		c.s.lb.signal()

@@ -36,6 +36,15 @@ const (
 	growChunk = 1 << 20
 )
 
+// frameHeaderSize is the length of the header of a frame of n octets:
+// 2, or 9 for a long frame (RFC 23 §"Framing").
+func frameHeaderSize(n int) int {
+	if n > math.MaxUint8 {
+		return 9
+	}
+	return 2
+}
+
 // appendFrameHeader appends a frame header for a body of n octets.
 func appendFrameHeader(dst []byte, flags byte, n int) []byte {
 	if n > math.MaxUint8 {

@@ -27,10 +27,16 @@ const (
 	// packChunk is the size of a packed queue's chunks, in octets.
 	packChunk = 32 << 10
 	// packByRef is the smallest frame body queued by reference rather
-	// than copied into a chunk: a larger body is written from the
-	// sender's own slice, as a Msg's would be, since copying it would cost
-	// more than the collector saves.
-	packByRef = 8 << 10
+	// than copied into a chunk. A shorter body copied costs no more
+	// memory than the two slice headers that queue one by reference, so a
+	// publisher with many subscribers holds no more than with Msg queues;
+	// a longer one is shared between the subscribers' queues, written
+	// from the sender's own slice as a Msg's would be. (libzmq also keeps
+	// short messages by value, up to 33 octets, and shares longer ones.)
+	packByRef = 48
+	// packKeptSegs is the most entries a segment array kept for reuse may
+	// hold (1.5 MiB of slice headers).
+	packKeptSegs = 1 << 16
 	// packDirect is the smallest segment written to the connection
 	// without passing through its buffered writer.
 	packDirect = 4 << 10
@@ -75,13 +81,13 @@ func (q *packedQueue) push(m Msg) {
 			fl = flagMore
 		}
 		if len(f) >= packByRef {
-			q.reserve(9)
+			q.reserve(frameHeaderSize(len(f)))
 			q.cur = appendFrameHeader(q.cur, fl, len(f))
 			q.closeSeg()
 			q.segs = append(q.segs, f)
 			continue
 		}
-		q.reserve(2 + len(f))
+		q.reserve(frameHeaderSize(len(f)) + len(f))
 		q.cur = appendFrame(q.cur, fl, f)
 	}
 	q.msgs++
@@ -123,14 +129,29 @@ func (q *packedQueue) newChunk() []byte {
 func (q *packedQueue) take() packedQueue {
 	q.closeSeg()
 	out := packedQueue{segs: q.segs, chunks: q.chunks, msgs: q.msgs, bytes: q.bytes}
-	*q = packedQueue{spares: q.spares, segs: q.spareSegs}
+	segs := q.nextSegs(len(out.segs))
+	*q = packedQueue{segs: segs, spares: q.spares, spareSegs: q.spareSegs}
 	return out
 }
 
+// nextSegs is the empty segment array that replaces one of n entries
+// taken by the writer: the spare one when it holds n, else a new one of n
+// (at most packKeptSegs), so that a sender that outpaces the writer does
+// not regrow it step by step (conn.nextOut does the same for Msg queues).
+func (q *packedQueue) nextSegs(n int) [][]byte {
+	n = min(n, packKeptSegs)
+	if s := q.spareSegs; cap(s) >= n {
+		q.spareSegs = nil
+		return s
+	}
+	return make([][]byte, 0, n)
+}
+
 // recycle gives the chunks of a written queue back to q (up to
-// packSpares), so that a steady stream reuses the same few.
+// packSpares), and its segment array unless it is huge, so that a steady
+// stream reuses the same few.
 func (q *packedQueue) recycle(written packedQueue) {
-	if written.segs != nil && cap(written.segs) <= 4096 && q.spareSegs == nil {
+	if written.segs != nil && cap(written.segs) <= packKeptSegs && cap(written.segs) > cap(q.spareSegs) {
 		clear(written.segs)
 		q.spareSegs = written.segs[:0]
 	}

@@ -122,3 +122,29 @@ func TestPackedQueueReusesOnlyWrittenChunks(t *testing.T) {
 		t.Fatal("a queue filled from spare chunks wrote other octets")
 	}
 }
+
+// A body of packByRef octets or more is queued by reference, so that a
+// publisher's subscribers share it as they shared a Msg's; a shorter one
+// is copied.
+func TestPackedQueueSharesLongBodies(t *testing.T) {
+	long, short := bytes.Repeat([]byte{'l'}, packByRef), bytes.Repeat([]byte{'s'}, packByRef-1)
+	var q packedQueue
+	q.push(Msg{short, long})
+	taken := q.take()
+	var shared, refShort, hasShort bool
+	for _, seg := range taken.segs {
+		if len(seg) == 0 {
+			continue
+		}
+		shared = shared || &seg[0] == &long[0]
+		refShort = refShort || &seg[0] == &short[0]
+		hasShort = hasShort || bytes.Contains(seg, short)
+	}
+	copied := hasShort && !refShort
+	if !shared {
+		t.Errorf("a %d-octet body was copied, want it queued by reference", len(long))
+	}
+	if !copied {
+		t.Errorf("a %d-octet body was not copied into a chunk", len(short))
+	}
+}

@@ -106,8 +106,7 @@ func (u *unackedMsgs) push(m Msg, n int) {
 // skip records n octets that belong to no message (commands).
 func (u *unackedMsgs) skip(n int) {
 	if u.on {
-		u.starts = append(u.starts, u.sent)
-		u.sent += uint64(n)
+		u.sent += uint64(n) // starts, msgs and ends stay one entry per message
 	}
 }
 
@@ -144,10 +143,7 @@ func (u *unackedMsgs) unstarted(kernel uint64) []Msg {
 func wireSize(m Msg) int {
 	n := 0
 	for _, f := range m {
-		n += len(f) + 2
-		if len(f) > 255 {
-			n += 7
-		}
+		n += frameHeaderSize(len(f)) + len(f)
 	}
 	return n
 }
