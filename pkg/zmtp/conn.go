@@ -292,7 +292,7 @@ func (c *conn) kickLocked() {
 // drain waits until everything queued has been written, or until timeout.
 func (c *conn) drain(timeout time.Duration) {
 	c.outMu.Lock()
-	if (c.writerIdle && len(c.out) == 0 && c.packed.empty() && len(c.ctl) == 0) || c.closed() {
+	if (c.writerIdle && c.queuedLocked() == 0 && len(c.ctl) == 0) || c.closed() {
 		c.outMu.Unlock()
 		return
 	}
@@ -332,7 +332,7 @@ func (c *conn) writeQueued() ([]Msg, error) {
 		c.outMu.Lock()
 		c.packed.recycle(written)
 		written = packedQueue{}
-		for len(c.out) == 0 && c.packed.empty() && len(c.ctl) == 0 {
+		for c.queuedLocked() == 0 && len(c.ctl) == 0 {
 			if c.peerDone.Load() {
 				c.outMu.Unlock()
 				return nil, c.finishWrites()

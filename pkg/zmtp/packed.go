@@ -80,6 +80,7 @@ func (q *packedQueue) push(m Msg) {
 		if i < last {
 			fl = flagMore
 		}
+		q.bytes += uint64(len(f))
 		if len(f) >= packByRef {
 			q.reserve(frameHeaderSize(len(f)))
 			q.cur = appendFrameHeader(q.cur, fl, len(f))
@@ -91,7 +92,6 @@ func (q *packedQueue) push(m Msg) {
 		q.cur = appendFrame(q.cur, fl, f)
 	}
 	q.msgs++
-	q.bytes += uint64(m.Size())
 }
 
 // reserve makes room for n octets in cur, starting a chunk if it lacks it.
