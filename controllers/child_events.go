@@ -4,15 +4,21 @@ import (
 	"context"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 // DefaultChildEventBatch is how long the changes of a topology's children
@@ -21,24 +27,35 @@ import (
 // all of them (see childEvents).
 const DefaultChildEventBatch = time.Second
 
+// readyPriority is the work-queue priority of a topology whose last
+// workload has just settled (controller-runtime's priority queue; others
+// are queued at 0, and the initial list's events at handler.LowPriority).
+const readyPriority = 10
+
 // childEvents enqueues the topology that is the controller owner of a
-// changed child, batch after the change (a workload that has just become
-// ready at once, see Update), so that the changes within batch
+// changed child, batch after the change, so that the changes within batch
 // of one another cost one reconcile (and at most one status patch) rather
 // than one each: a Deployment's status changes several times while its
 // replicas start, and the topology's status reports only where they stand
 // when it is read. The work queue keeps an item once, at the earliest time
 // it was asked for. Zero batch enqueues at once.
 //
+// The exception is the change that makes the topology Ready: a workload
+// that has just settled while every other workload of its topology has too
+// (lastToSettle, given the topology's controller reference) is enqueued at
+// once and ahead of the topologies waiting in the queue (readyPriority), so
+// that readiness is reported without the batch's delay and without waiting
+// behind hundreds of topologies being created.
+//
 // A child's creation is not an event (childChanged): the operator created it
 // and reconciles its topology after that write anyway; at a restart the
 // topologies' own creation events reconcile every one of them.
-func childEvents(scheme *runtime.Scheme, mapper meta.RESTMapper, batch time.Duration) handler.EventHandler {
+func childEvents(scheme *runtime.Scheme, mapper meta.RESTMapper, batch time.Duration, lastToSettle func(context.Context, *metav1.OwnerReference, string) bool) handler.EventHandler {
 	owner := handler.EnqueueRequestForOwner(scheme, mapper, &zmqv1.ZMQTopology{}, handler.OnlyControllerOwner())
 	if batch <= 0 {
 		return owner
 	}
-	return batched{owner: owner, batch: batch}
+	return batched{owner: owner, batch: batch, lastToSettle: lastToSettle}
 }
 
 // childChanged passes the events of children that childEvents acts on:
@@ -49,6 +66,9 @@ var childChanged = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { re
 type batched struct {
 	owner handler.EventHandler
 	batch time.Duration
+	// lastToSettle reports whether every workload of the topology of a
+	// controller reference in a namespace is settled.
+	lastToSettle func(ctx context.Context, owner *metav1.OwnerReference, namespace string) bool
 }
 
 // The work queue's type, as controller-runtime's handlers take it.
@@ -58,14 +78,17 @@ func (b batched) Create(ctx context.Context, e event.CreateEvent, q requestQueue
 	b.owner.Create(ctx, e, delayedQueue{q, b.batch})
 }
 
-// Update enqueues at once a workload that has just settled (settled: rolled
-// out, every replica ready), the change that turns a component Ready, so
-// that the topology's readiness is reported without the batch's delay;
-// the steps before it are batched.
+// Update enqueues at once, ahead of the queue, a workload that has just
+// settled (rolled out, every replica ready) when it is the last of its
+// topology's workloads to do so: the change that makes the topology Ready.
+// Every other change is batched, the earlier workloads' settling too.
 func (b batched) Update(ctx context.Context, e event.UpdateEvent, q requestQueue) {
 	if settled(e.ObjectNew) && !settled(e.ObjectOld) {
-		b.owner.Update(ctx, e, q)
-		return
+		if ref := metav1.GetControllerOf(e.ObjectNew); ref != nil && b.lastToSettle != nil &&
+			b.lastToSettle(ctx, ref, e.ObjectNew.GetNamespace()) {
+			b.owner.Update(ctx, e, urgentQueue{q})
+			return
+		}
 	}
 	b.owner.Update(ctx, e, delayedQueue{q, b.batch})
 }
@@ -85,3 +108,44 @@ type delayedQueue struct {
 }
 
 func (d delayedQueue) Add(r reconcile.Request) { d.AddAfter(r, d.after) }
+
+// urgentQueue turns Add into an add at readyPriority when the queue is
+// controller-runtime's priority queue (the default), else a plain Add.
+type urgentQueue struct {
+	requestQueue
+}
+
+func (u urgentQueue) Add(r reconcile.Request) {
+	if pq, ok := u.requestQueue.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(readyPriority)}, r)
+		return
+	}
+	u.requestQueue.Add(r)
+}
+
+// lastToSettle reports whether every component of the topology that ref
+// names in namespace has a settled workload (read from the cache, as the
+// observe phase reads them). It is false when the topology or a workload
+// cannot be read, or is not the one ref names: the change is then batched
+// like any other.
+func (r *ZMQTopologyReconciler) lastToSettle(ctx context.Context, ref *metav1.OwnerReference, namespace string) bool {
+	if ref.Kind != "ZMQTopology" || ref.APIVersion != zmqv1.GroupVersion.String() {
+		return false
+	}
+	t := &zmqv1.ZMQTopology{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, t); err != nil || t.UID != ref.UID {
+		return false
+	}
+	for i := range t.Spec.Components {
+		c := &t.Spec.Components[i]
+		key := client.ObjectKey{Namespace: namespace, Name: render.ObjectName(t, c)}
+		var w client.Object = &appsv1.Deployment{}
+		if render.WorkloadKind(c) == render.KindStatefulSet {
+			w = &appsv1.StatefulSet{}
+		}
+		if err := r.Get(ctx, key, w); err != nil || !settled(w) {
+			return false
+		}
+	}
+	return true
+}

@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,10 +15,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
+	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 // childOf is a Deployment whose controller is topology ns/name.
@@ -38,7 +42,7 @@ func TestChildEventsBatchAChildsChanges(t *testing.T) {
 	const batch = 300 * time.Millisecond
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()
-	h := childEvents(childScheme(t), mapper, batch)
+	h := childEvents(childScheme(t), mapper, batch, nil)
 	start := time.Now()
 	// A Deployment's status changing three times, then the child deleted.
 	for gen := int64(1); gen <= 3; gen++ {
@@ -64,7 +68,7 @@ func TestChildEventsBatchAChildsChanges(t *testing.T) {
 	// No batch: at once.
 	q0 := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q0.ShutDown()
-	childEvents(childScheme(t), mapper, 0).Update(ctx, event.UpdateEvent{ObjectOld: childOf("ns", "t", 1), ObjectNew: childOf("ns", "t", 2)}, q0)
+	childEvents(childScheme(t), mapper, 0, nil).Update(ctx, event.UpdateEvent{ObjectOld: childOf("ns", "t", 1), ObjectNew: childOf("ns", "t", 2)}, q0)
 	if n := q0.Len(); n != 1 {
 		t.Fatalf("without a batch %d requests queued at once; want 1", n)
 	}
@@ -102,12 +106,17 @@ func childScheme(t *testing.T) *k8sruntime.Scheme {
 	return s
 }
 
-func TestChildEventsReportASettledWorkloadAtOnce(t *testing.T) {
+func TestChildEventsReportTheLastWorkloadToSettleAtOnce(t *testing.T) {
 	mapper := topologyMapper()
 	ctx := context.Background()
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()
-	h := childEvents(childScheme(t), mapper, time.Hour)
+	others := false // whether the topology's other workloads have settled
+	var asked []string
+	h := childEvents(childScheme(t), mapper, time.Hour, func(_ context.Context, ref *metav1.OwnerReference, ns string) bool {
+		asked = append(asked, ns+"/"+ref.Name)
+		return others
+	})
 
 	starting := childOf("ns", "t", 1)
 	starting.Spec.Replicas = ptr.To(int32(5))
@@ -115,17 +124,27 @@ func TestChildEventsReportASettledWorkloadAtOnce(t *testing.T) {
 	ready := starting.DeepCopy()
 	ready.Status.ReadyReplicas, ready.Status.AvailableReplicas = 5, 5
 
-	// One more replica ready, not all: batched.
+	// One more replica ready, not all: batched, and nothing asked.
 	more := starting.DeepCopy()
 	more.Status.ReadyReplicas = 3
 	h.Update(ctx, event.UpdateEvent{ObjectOld: more, ObjectNew: starting}, q)
-	if n := q.Len(); n != 0 {
-		t.Fatalf("a step of a rollout was queued at once (%d)", n)
+	if n := q.Len(); n != 0 || len(asked) != 0 {
+		t.Fatalf("a step of a rollout was queued at once (%d) or asked about its siblings (%v)", n, asked)
 	}
-	// The last replica ready: at once.
+	// The last replica ready while another workload is still starting:
+	// the topology is not Ready yet, so batched.
+	h.Update(ctx, event.UpdateEvent{ObjectOld: starting, ObjectNew: ready}, q)
+	if n := q.Len(); n != 0 {
+		t.Fatalf("a workload that settled before its siblings was queued at once (%d)", n)
+	}
+	if len(asked) != 1 || asked[0] != "ns/t" {
+		t.Fatalf("asked about %v, want [ns/t]", asked)
+	}
+	// The last workload of the topology to settle: at once.
+	others = true
 	h.Update(ctx, event.UpdateEvent{ObjectOld: starting, ObjectNew: ready}, q)
 	if n := q.Len(); n != 1 {
-		t.Fatalf("a workload that just became ready queued %d requests at once; want 1", n)
+		t.Fatalf("the last workload to settle queued %d requests at once; want 1", n)
 	}
 	got, _ := q.Get()
 	q.Done(got)
@@ -133,5 +152,55 @@ func TestChildEventsReportASettledWorkloadAtOnce(t *testing.T) {
 	h.Update(ctx, event.UpdateEvent{ObjectOld: ready, ObjectNew: ready.DeepCopy()}, q)
 	if n := q.Len(); n != 0 {
 		t.Fatalf("a change of a settled workload was queued at once (%d)", n)
+	}
+}
+
+// The topology that just became Ready goes ahead of those already waiting
+// in controller-runtime's priority queue, the manager's default.
+func TestChildEventsReadyGoesAheadOfTheQueue(t *testing.T) {
+	ctx := context.Background()
+	q := priorityqueue.New[reconcile.Request]("child-events-test")
+	defer q.ShutDown()
+	for i := range 5 {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("new-%d", i)}})
+	}
+	h := childEvents(childScheme(t), topologyMapper(), time.Hour, func(context.Context, *metav1.OwnerReference, string) bool { return true })
+	old := childOf("ns", "t", 1)
+	old.Spec.Replicas = ptr.To(int32(1))
+	old.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1}
+	ready := old.DeepCopy()
+	ready.Status.ReadyReplicas, ready.Status.AvailableReplicas = 1, 1
+	h.Update(ctx, event.UpdateEvent{ObjectOld: old, ObjectNew: ready}, q)
+	want := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "t"}}
+	if got, _ := q.Get(); got != want {
+		t.Fatalf("first out of the queue: %v, want %v ahead of the 5 queued before it", got, want)
+	}
+}
+
+// lastToSettle reads the topology and its workloads as the API server (here)
+// or the cache has them: true only once every component's workload is
+// settled, and never for a controller reference to another topology.
+func TestLastToSettle(t *testing.T) {
+	ctx, g := envtestOnly(t)
+	ns := newNamespace(ctx, t)
+	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
+	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
+	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(12))
+	r := &ZMQTopologyReconciler{Client: k8sClient}
+	ref := &metav1.OwnerReference{APIVersion: zmqv1.GroupVersion.String(), Kind: "ZMQTopology", Name: z.Name, UID: z.UID}
+	for i := range z.Spec.Components {
+		if r.lastToSettle(ctx, ref, ns) {
+			t.Fatalf("last to settle with %d of %d components settled", i, len(z.Spec.Components))
+		}
+		c := &z.Spec.Components[i]
+		markDeploymentReady(ctx, g, ns, render.ObjectName(z, c), render.Replicas(c))
+	}
+	if !r.lastToSettle(ctx, ref, ns) {
+		t.Fatal("not last to settle with every component settled")
+	}
+	other := *ref
+	other.UID = "another-topology-of-that-name"
+	if r.lastToSettle(ctx, &other, ns) {
+		t.Fatal("last to settle for a reference to another topology of the same name")
 	}
 }

@@ -154,7 +154,7 @@ func (r *ZMQTopologyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.indexed = true
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&zmqv1.ZMQTopology{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
-	children := childEvents(mgr.GetScheme(), mgr.GetRESTMapper(), r.ChildEventBatch)
+	children := childEvents(mgr.GetScheme(), mgr.GetRESTMapper(), r.ChildEventBatch, r.lastToSettle)
 	for _, kind := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &corev1.Service{},
 		&corev1.ConfigMap{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
 		b = b.Watches(kind, children, builder.WithPredicates(childChanged))

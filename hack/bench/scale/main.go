@@ -138,6 +138,10 @@ type result struct {
 	// CPU time of each process of a phase's cluster (and the manager)
 	// from its start to all Ready: where the operator's extra time goes.
 	floorCPU, operatorCPU map[string]time.Duration
+	// spread and lag, per topology: how far apart its workloads became
+	// ready, and how long after the last of them it reported Ready
+	// (timeline).
+	spread, lag []time.Duration
 	// ratios are every round's operator/floor ratio at this N, in order.
 	ratios []float64
 }
@@ -355,6 +359,9 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 		return r, err
 	}
 	fmt.Printf("  operator: all %d topologies Ready in %.1fs (floor %.1fs); CPU: %s\n", n, r.operator.Seconds(), r.floor.Seconds(), formatCPU(r.operatorCPU))
+	r.spread, r.lag = w.timeline.summary()
+	fmt.Printf("  per topology: its workloads became ready within %s of one another; it reported Ready %s after the last of them\n",
+		formatQuantiles(r.spread), formatQuantiles(r.lag))
 
 	// Idle.
 	const settle = 10 * time.Second

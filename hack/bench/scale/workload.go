@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -166,8 +167,9 @@ func createAll(ctx context.Context, c client.Client, ts []*zmqv1.ZMQTopology, wo
 // watcher keeps a cache of the benchmark's namespaces and counts what is
 // ready.
 type watcher struct {
-	cache cache.Cache
-	stop  context.CancelFunc
+	cache    cache.Cache
+	stop     context.CancelFunc
+	timeline *timeline
 }
 
 func startWatcher(ctx context.Context, cfg *rest.Config, namespaces ...string) (*watcher, error) {
@@ -180,9 +182,17 @@ func startWatcher(ctx context.Context, cfg *rest.Config, namespaces ...string) (
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &watcher{cache: c, stop: cancel}
+	w := &watcher{cache: c, stop: cancel, timeline: newTimeline()}
+	record := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.timeline.observe(obj, time.Now()) },
+		UpdateFunc: func(_, obj any) { w.timeline.observe(obj, time.Now()) },
+	}
 	for _, obj := range []client.Object{&zmqv1.ZMQTopology{}, &appsv1.Deployment{}, &appsv1.StatefulSet{}} {
-		if _, err := c.GetInformer(ctx, obj); err != nil {
+		inf, err := c.GetInformer(ctx, obj)
+		if err == nil {
+			_, err = inf.AddEventHandler(record)
+		}
+		if err != nil {
 			cancel()
 			return nil, err
 		}
@@ -222,15 +232,13 @@ func (w *watcher) readyWorkloads(ctx context.Context, ns string) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, d := range ds.Items {
-		want := ptr.Deref(d.Spec.Replicas, 1)
-		if d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want && d.Status.ReadyReplicas == want {
+	for i := range ds.Items {
+		if deploymentReady(&ds.Items[i]) {
 			n++
 		}
 	}
-	for _, s := range ss.Items {
-		want := ptr.Deref(s.Spec.Replicas, 1)
-		if s.Status.ObservedGeneration >= s.Generation && s.Status.UpdatedReplicas == want && s.Status.ReadyReplicas == want {
+	for i := range ss.Items {
+		if statefulSetReady(&ss.Items[i]) {
 			n++
 		}
 	}
