@@ -328,6 +328,7 @@ func TestStatusNotAheadOfStaleCache(t *testing.T) {
 		res := reconcile(g)
 		g.Expect(res.RequeueAfter).To(gomega.BeNumerically(">", 0))
 		g.Expect(res.RequeueAfter).To(gomega.BeNumerically("<=", staleCacheRequeue), "a stale read is retried soon")
+		g.Expect(res.Priority).To(gomega.Equal(ptr.To(0)), "a retry keeps the priority it was queued at (readyPriority)")
 		c, got := readyCondition(ctx, g, key)
 		g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse), "Ready from a stale read: %s", c.Message)
 		g.Expect(c.Message).To(gomega.Equal("component sink: waiting to observe the Deployment just written"))

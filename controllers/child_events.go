@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -129,11 +130,14 @@ func (u urgentQueue) Add(r reconcile.Request) {
 // cannot be read, or is not the one ref names: the change is then batched
 // like any other.
 func (r *ZMQTopologyReconciler) lastToSettle(ctx context.Context, ref *metav1.OwnerReference, namespace string) bool {
-	if ref.Kind != "ZMQTopology" || ref.APIVersion != zmqv1.GroupVersion.String() {
+	if gv, err := schema.ParseGroupVersion(ref.APIVersion); err != nil || ref.Kind != "ZMQTopology" || gv.Group != zmqv1.GroupVersion.Group {
 		return false
 	}
+	// The handler runs on the informer's goroutine: read the cache as it
+	// is, never waiting for it to catch up with the operator's own writes
+	// (a stale read only batches the change).
 	t := &zmqv1.ZMQTopology{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, t); err != nil || t.UID != ref.UID {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, t, client.DisableReadYourWritesConsistency); err != nil || t.UID != ref.UID {
 		return false
 	}
 	for i := range t.Spec.Components {
@@ -143,7 +147,7 @@ func (r *ZMQTopologyReconciler) lastToSettle(ctx context.Context, ref *metav1.Ow
 		if render.WorkloadKind(c) == render.KindStatefulSet {
 			w = &appsv1.StatefulSet{}
 		}
-		if err := r.Get(ctx, key, w); err != nil || !settled(w) {
+		if err := r.Get(ctx, key, w, client.DisableReadYourWritesConsistency); err != nil || !settled(w) {
 			return false
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -153,10 +154,14 @@ func TestChildEventsReportTheLastWorkloadToSettleAtOnce(t *testing.T) {
 	if n := q.Len(); n != 0 {
 		t.Fatalf("a change of a settled workload was queued at once (%d)", n)
 	}
+	if len(asked) != 2 {
+		t.Fatalf("asked about siblings %d times; want 2, only when a workload has just settled", len(asked))
+	}
 }
 
 // The topology that just became Ready goes ahead of those already waiting
-// in controller-runtime's priority queue, the manager's default.
+// in controller-runtime's priority queue, the manager's default, even when
+// an earlier workload's settling had it waiting for the batch.
 func TestChildEventsReadyGoesAheadOfTheQueue(t *testing.T) {
 	ctx := context.Background()
 	q := priorityqueue.New[reconcile.Request]("child-events-test")
@@ -164,28 +169,63 @@ func TestChildEventsReadyGoesAheadOfTheQueue(t *testing.T) {
 	for i := range 5 {
 		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("new-%d", i)}})
 	}
-	h := childEvents(childScheme(t), topologyMapper(), time.Hour, func(context.Context, *metav1.OwnerReference, string) bool { return true })
+	last := false
+	h := childEvents(childScheme(t), topologyMapper(), time.Hour, func(context.Context, *metav1.OwnerReference, string) bool { return last })
 	old := childOf("ns", "t", 1)
 	old.Spec.Replicas = ptr.To(int32(1))
 	old.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1}
 	ready := old.DeepCopy()
 	ready.Status.ReadyReplicas, ready.Status.AvailableReplicas = 1, 1
-	h.Update(ctx, event.UpdateEvent{ObjectOld: old, ObjectNew: ready}, q)
+	h.Update(ctx, event.UpdateEvent{ObjectOld: old, ObjectNew: ready}, q) // a first workload: batched
+	last = true
+	h.Update(ctx, event.UpdateEvent{ObjectOld: old, ObjectNew: ready}, q) // the last one
+	got := make(chan reconcile.Request, 1)
+	go func() {
+		r, _ := q.Get()
+		got <- r
+	}()
 	want := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "t"}}
-	if got, _ := q.Get(); got != want {
-		t.Fatalf("first out of the queue: %v, want %v ahead of the 5 queued before it", got, want)
+	select {
+	case r := <-got:
+		if r != want {
+			t.Fatalf("first out of the queue: %v, want %v ahead of the 5 queued before it", r, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing came out of the queue")
 	}
 }
 
 // lastToSettle reads the topology and its workloads as the API server (here)
-// or the cache has them: true only once every component's workload is
-// settled, and never for a controller reference to another topology.
+// or the cache has them: true only once every component's workload, a
+// Deployment or a StatefulSet, is settled, and never for a controller
+// reference to another topology or kind.
 func TestLastToSettle(t *testing.T) {
 	ctx, g := envtestOnly(t)
 	ns := newNamespace(ctx, t)
 	z := loadSample(t, "zmq_v1alpha1_pipeline.yaml", ns)
+	// A binding component of two replicas runs as a StatefulSet.
+	for i := range z.Spec.Components {
+		if c := &z.Spec.Components[i]; len(c.Sockets) == 1 && c.Sockets[0].Bind != nil {
+			c.Replicas = ptr.To(int32(2))
+			break
+		}
+	}
 	g.Expect(k8sClient.Create(ctx, z)).To(gomega.Succeed())
-	g.Eventually(func() int { return len(childVersions(ctx, t, z)) }).Should(gomega.Equal(12))
+	kinds := map[render.Kind]int{}
+	for i := range z.Spec.Components {
+		c := &z.Spec.Components[i]
+		kinds[render.WorkloadKind(c)]++
+		var w client.Object = &appsv1.Deployment{}
+		if render.WorkloadKind(c) == render.KindStatefulSet {
+			w = &appsv1.StatefulSet{}
+		}
+		g.Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.ObjectName(z, c)}, w)
+		}).Should(gomega.Succeed())
+	}
+	if kinds[render.KindStatefulSet] == 0 || kinds[render.KindDeployment] == 0 {
+		t.Fatalf("workload kinds %v: want both Deployments and a StatefulSet", kinds)
+	}
 	r := &ZMQTopologyReconciler{Client: k8sClient}
 	ref := &metav1.OwnerReference{APIVersion: zmqv1.GroupVersion.String(), Kind: "ZMQTopology", Name: z.Name, UID: z.UID}
 	for i := range z.Spec.Components {
@@ -193,14 +233,27 @@ func TestLastToSettle(t *testing.T) {
 			t.Fatalf("last to settle with %d of %d components settled", i, len(z.Spec.Components))
 		}
 		c := &z.Spec.Components[i]
-		markDeploymentReady(ctx, g, ns, render.ObjectName(z, c), render.Replicas(c))
+		if render.PerReplica(c) {
+			markStatefulSetReady(ctx, g, ns, render.ObjectName(z, c), render.Replicas(c))
+		} else {
+			markDeploymentReady(ctx, g, ns, render.ObjectName(z, c), render.Replicas(c))
+		}
 	}
 	if !r.lastToSettle(ctx, ref, ns) {
 		t.Fatal("not last to settle with every component settled")
 	}
-	other := *ref
-	other.UID = "another-topology-of-that-name"
-	if r.lastToSettle(ctx, &other, ns) {
-		t.Fatal("last to settle for a reference to another topology of the same name")
+	otherVersion := *ref
+	otherVersion.APIVersion = zmqv1.GroupVersion.Group + "/v1"
+	if !r.lastToSettle(ctx, &otherVersion, ns) {
+		t.Fatal("a reference through another version of the API is not the same topology")
+	}
+	for name, other := range map[string]metav1.OwnerReference{
+		"another topology of that name": {APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: "another-uid"},
+		"another kind":                  {APIVersion: "apps/v1", Kind: "ZMQTopology", Name: ref.Name, UID: ref.UID},
+		"another group's kind":          {APIVersion: ref.APIVersion, Kind: "Deployment", Name: ref.Name, UID: ref.UID},
+	} {
+		if r.lastToSettle(ctx, &other, ns) {
+			t.Errorf("last to settle for a reference to %s", name)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -109,6 +110,11 @@ func (r *ZMQTopologyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			res.RequeueAfter = time.Second
 		}
 		reterr = errors.Join(reterr, err)
+		if reterr != nil || res.RequeueAfter > 0 {
+			// A retry waits its turn: the priority a topology was queued
+			// at (readyPriority, child_events.go) is for one reconcile.
+			res.Priority = ptr.To(0)
+		}
 	}()
 
 	for _, phase := range []phaseFunc{r.validate, r.keys, r.render, r.apply, r.prune, r.observe, r.observeLinks} {
