@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
-	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 // DefaultChildEventBatch is how long the changes of a topology's children
@@ -142,12 +140,7 @@ func (r *ZMQTopologyReconciler) lastToSettle(ctx context.Context, ref *metav1.Ow
 	}
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
-		key := client.ObjectKey{Namespace: namespace, Name: render.ObjectName(t, c)}
-		var w client.Object = &appsv1.Deployment{}
-		if render.WorkloadKind(c) == render.KindStatefulSet {
-			w = &appsv1.StatefulSet{}
-		}
-		if err := r.Get(ctx, key, w, client.DisableReadYourWritesConsistency); err != nil || !settled(w) {
+		if w, err := readWorkload(ctx, r, t, c, client.DisableReadYourWritesConsistency); err != nil || !w.settled() {
 			return false
 		}
 	}

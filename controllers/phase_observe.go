@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
-	"github.com/zmq-operator/zmq-operator/controllers/render"
 )
 
 // observe reads each component's workload. It runs when the spec is
@@ -24,23 +21,7 @@ func (r *ZMQTopologyReconciler) observe(ctx context.Context, s *scope) error {
 	s.workloads = make(map[string]workload, len(t.Spec.Components))
 	for i := range t.Spec.Components {
 		c := &t.Spec.Components[i]
-		key := client.ObjectKey{Namespace: t.Namespace, Name: render.ObjectName(t, c)}
-		var (
-			w   workload
-			err error
-		)
-		switch render.WorkloadKind(c) {
-		case render.KindStatefulSet:
-			sts := &appsv1.StatefulSet{}
-			if err = r.Get(ctx, key, sts); err == nil {
-				w = statefulSetWorkload(sts)
-			}
-		default:
-			d := &appsv1.Deployment{}
-			if err = r.Get(ctx, key, d); err == nil {
-				w = deploymentWorkload(d)
-			}
-		}
+		w, err := readWorkload(ctx, r, t, c)
 		switch {
 		case apierrors.IsNotFound(err):
 			continue

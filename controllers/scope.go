@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -117,19 +118,40 @@ func (w workload) rolledOut(desired int32) bool {
 // allReady reports whether desired replicas are ready and available.
 func (w workload) allReady(desired int32) bool { return w.ready == desired && w.available == desired }
 
-// settled reports whether a workload is rolled out with every replica of
-// its own spec.replicas ready; false for any other object.
+// settled reports whether the workload is rolled out with every replica
+// of its own spec.replicas ready.
+func (w workload) settled() bool { return w.rolledOut(w.specReplicas) && w.allReady(w.specReplicas) }
+
+// settled reports whether a Deployment or StatefulSet is settled (see
+// workload.settled); false for any other object.
 func settled(obj client.Object) bool {
-	var w workload
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		w = deploymentWorkload(o)
+		return deploymentWorkload(o).settled()
 	case *appsv1.StatefulSet:
-		w = statefulSetWorkload(o)
+		return statefulSetWorkload(o).settled()
 	default:
 		return false
 	}
-	return w.rolledOut(w.specReplicas) && w.allReady(w.specReplicas)
+}
+
+// readWorkload reads component c's workload, the Deployment or StatefulSet
+// render.WorkloadKind chooses, named render.ObjectName, from reader. The
+// error is the reader's (NotFound when the workload does not exist yet).
+func readWorkload(ctx context.Context, reader client.Reader, t *zmqv1.ZMQTopology, c *zmqv1.Component, opts ...client.GetOption) (workload, error) {
+	key := client.ObjectKey{Namespace: t.Namespace, Name: render.ObjectName(t, c)}
+	if render.WorkloadKind(c) == render.KindStatefulSet {
+		sts := &appsv1.StatefulSet{}
+		if err := reader.Get(ctx, key, sts, opts...); err != nil {
+			return workload{}, err
+		}
+		return statefulSetWorkload(sts), nil
+	}
+	d := &appsv1.Deployment{}
+	if err := reader.Get(ctx, key, d, opts...); err != nil {
+		return workload{}, err
+	}
+	return deploymentWorkload(d), nil
 }
 
 func deploymentWorkload(d *appsv1.Deployment) workload {
