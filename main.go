@@ -211,6 +211,10 @@ func run() error {
 
 	restConfig := ctrl.GetConfigOrDie()
 	restConfig.QPS, restConfig.Burst = float32(apiQPS), apiBurst
+	// How long requests wait for --kube-api-qps: the one client-side
+	// number that says whether the limit, not the API server, is slowing
+	// the manager down. A histogram by verb and host (a few series).
+	metrics.RegisterRESTClientMetrics(metrics.MetricRateLimiterLatency)
 	restConfig.DisableCompression = !apiCompression
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{

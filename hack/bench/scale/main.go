@@ -133,8 +133,11 @@ type result struct {
 	reconciles                 float64
 	reconcileAvg, queueWaitAvg time.Duration
 	cpu                        float64 // seconds
-	rssPeak                    int64
-	idleWrites, restartWrites  float64
+	// throttled is the time the manager's requests spent waiting for its
+	// client-side limit (--kube-api-qps), summed over requests, seconds.
+	throttled                 float64
+	rssPeak                   int64
+	idleWrites, restartWrites float64
 	// CPU time of each process of a phase's cluster (and the manager)
 	// from its start to all Ready: where the operator's extra time goes.
 	floorCPU, operatorCPU map[string]time.Duration
@@ -334,8 +337,9 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 			extra += fmt.Sprintf(" (%d/%d workloads)", wl, workloads)
 		}
 		if sc, err := fetchMetrics(ctx, m.metrics); err == nil {
-			extra += fmt.Sprintf("; manager: %.0f requests, %.0f reconciles, queue depth %.0f",
-				requestsOf(sc).minus(requestsOf(base)).total(), sc.sum("controller_runtime_reconcile_total", map[string]string{"controller": "zmqtopology"}),
+			extra += fmt.Sprintf("; manager: %.0f requests (%.1fs waiting for the client-side limit), %.0f reconciles, queue depth %.0f",
+				requestsOf(sc).minus(requestsOf(base)).total(), throttled(sc)-throttled(base),
+				sc.sum("controller_runtime_reconcile_total", map[string]string{"controller": "zmqtopology"}),
 				sc.sum("workqueue_depth", map[string]string{"name": "zmqtopology"}))
 		}
 		return extra
@@ -355,6 +359,7 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 	r.reconcileAvg = avg(atReady, "controller_runtime_reconcile_time_seconds", zc)
 	r.queueWaitAvg = avg(atReady, "workqueue_queue_duration_seconds", zq)
 	r.cpu = atReady.sum("process_cpu_seconds_total", nil) - base.sum("process_cpu_seconds_total", nil)
+	r.throttled = throttled(atReady) - throttled(base)
 	if r.operatorCPU, err = processCPU(); err != nil {
 		return r, err
 	}
@@ -427,6 +432,13 @@ func countObjects(groups [][]render.Object) int {
 		n += len(g)
 	}
 	return n
+}
+
+// throttled is the sum of rest_client_rate_limiter_duration_seconds: how
+// long, in seconds, the manager's requests waited for its client-side
+// limit, added over requests (concurrent waits add up).
+func throttled(sc scrape) float64 {
+	return sc.sum("rest_client_rate_limiter_duration_seconds_sum", nil)
 }
 
 func avg(sc scrape, histogram string, match map[string]string) time.Duration {
@@ -509,8 +521,8 @@ func freePort() (int, error) {
 }
 
 func printRow(r result) {
-	fmt.Printf("  N=%d: operator %.1fs, floor %.1fs (%.2fx); requests %.0f (%s; %s); %.0f reconciles, %s avg; queue wait %s avg; CPU %.1fs; RSS peak %.0f MiB; idle writes %.0f; restart writes %.0f\n",
-		r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode),
+	fmt.Printf("  N=%d: operator %.1fs, floor %.1fs (%.2fx); requests %.0f (%s; %s), %.1fs waiting for the client-side limit in all; %.0f reconciles, %s avg; queue wait %s avg; CPU %.1fs; RSS peak %.0f MiB; idle writes %.0f; restart writes %.0f\n",
+		r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode), r.throttled,
 		r.reconciles, r.reconcileAvg.Round(time.Millisecond), r.queueWaitAvg.Round(time.Millisecond), r.cpu, float64(r.rssPeak)/(1<<20), r.idleWrites, r.restartWrites)
 }
 

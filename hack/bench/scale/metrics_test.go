@@ -12,6 +12,9 @@ func TestParseSampleAndSums(t *testing.T) {
 		`workqueue_depth{controller="zmqtopology",name="zmqtopology"} 3`,
 		`weird{a="x,y=\"z\"",name="zmqtopology"} 1.5e+00`,
 		"process_cpu_seconds_total 4.25",
+		`rest_client_rate_limiter_duration_seconds_sum{host="127.0.0.1:1",verb="PATCH"} 2.5`,
+		`rest_client_rate_limiter_duration_seconds_sum{host="127.0.0.1:1",verb="POST"} 0.25`,
+		`rest_client_rate_limiter_duration_seconds_count{host="127.0.0.1:1",verb="POST"} 9`,
 		"garbage",
 	}
 	var sc scrape
@@ -20,8 +23,8 @@ func TestParseSampleAndSums(t *testing.T) {
 			sc = append(sc, s)
 		}
 	}
-	if len(sc) != 7 {
-		t.Fatalf("parsed %d samples, want 7: %+v", len(sc), sc)
+	if len(sc) != 10 {
+		t.Fatalf("parsed %d samples, want 10: %+v", len(sc), sc)
 	}
 	if got := sc.sum("workqueue_depth", map[string]string{"name": "zmqtopology"}); got != 3 {
 		t.Errorf("workqueue_depth = %v", got)
@@ -31,6 +34,9 @@ func TestParseSampleAndSums(t *testing.T) {
 	}
 	if got := sc.sum("process_cpu_seconds_total", nil); got != 4.25 {
 		t.Errorf("unlabelled sample: %v", got)
+	}
+	if got := throttled(sc); got != 2.75 {
+		t.Errorf("throttled = %v, want 2.75 (the sums of every verb, not the count)", got)
 	}
 	r := requestsOf(sc)
 	if r.total() != 48 || r.writes() != 37 || r.byMethod["PATCH"] != 35 || r.byCode["201"] != 32 {
