@@ -23,6 +23,11 @@
 // what it started.
 //
 //	make bench-scale N=50,200,1000
+//
+// With --api-cost it measures instead what one topology write costs the
+// API server (apicost.go), for the CRDs as generated or as edited by hand:
+//
+//	make bench-scale BENCH_ARGS="--api-cost=1000 --rounds=3 --api-cost-crds=config/crd/bases,/tmp/edited"
 package main
 
 import (
@@ -88,7 +93,22 @@ func main() {
 	flag.StringVar(&o.cluster.crdDir, "crd-dir", "config/crd/bases", "The operator's CRDs.")
 	flag.IntVar(&o.cluster.nodes, "nodes", 10, "Fake nodes.")
 	flag.IntVar(&o.cluster.kcmQPS, "kube-qps", 100, "Client QPS (burst 2x) of kube-controller-manager and kube-scheduler.")
+	apiCostN := flag.Int("api-cost", 0, "Instead of the benchmark: create this many topologies and patch the status of each, on envtest, and print the kube-apiserver CPU time per request, for each of --api-cost-crds in turn (--rounds times).")
+	apiCostCRDs := flag.String("api-cost-crds", "", "Comma-separated CRD directories for --api-cost (default: --crd-dir).")
 	flag.Parse()
+	// The benchmark's own clients log nothing.
+	ctrllog.SetLogger(logr.Discard())
+	if *apiCostN > 0 {
+		dirs := []string{o.cluster.crdDir}
+		if *apiCostCRDs != "" {
+			dirs = strings.Split(*apiCostCRDs, ",")
+		}
+		if err := runAPICost(context.Background(), o.cluster.k8sBin, dirs, *apiCostN, max(o.rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o.managerArgs = extra
 	if o.label == "" {
 		o.label = o.manager
@@ -115,8 +135,6 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	// The benchmark's own clients log nothing.
-	ctrllog.SetLogger(logr.Discard())
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
