@@ -98,12 +98,15 @@ func main() {
 	flag.Parse()
 	// The benchmark's own clients log nothing.
 	ctrllog.SetLogger(logr.Discard())
+	// An interrupt cancels the run, which then stops what it started.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	if *apiCostN > 0 {
 		dirs := []string{o.cluster.crdDir}
 		if *apiCostCRDs != "" {
 			dirs = strings.Split(*apiCostCRDs, ",")
 		}
-		if err := runAPICost(context.Background(), o.cluster.k8sBin, dirs, *apiCostN, max(o.rounds, 1)); err != nil {
+		if err := runAPICost(ctx, o.cluster.k8sBin, dirs, *apiCostN, max(o.rounds, 1)); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -135,8 +138,6 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
