@@ -19,8 +19,11 @@
 //  4. restart: the manager stopped and started again; its writes until it
 //     has reconciled every topology (0 expected).
 //
-// It prints progress while it runs and a table at the end, and tears down
-// what it started.
+// It prints progress while it runs, at the end of each phase the API
+// server's requests by total time (count and mean latency, from its
+// metrics: apilatency.go), and a table at the end, and tears down what it
+// started. --apiserver-profile=D records a kube-apiserver CPU profile of the
+// first D of each phase (profile.go).
 //
 //	make bench-scale N=50,200,1000
 //
@@ -64,6 +67,9 @@ type options struct {
 	workDir     string
 	cluster     clusterConfig
 	label       string
+	// profile, if positive, records a kube-apiserver CPU profile of the
+	// first profile of each phase (apiserver.pprof in its directory).
+	profile time.Duration
 }
 
 type stringList []string
@@ -93,6 +99,7 @@ func main() {
 	flag.StringVar(&o.cluster.crdDir, "crd-dir", "config/crd/bases", "The operator's CRDs.")
 	flag.IntVar(&o.cluster.nodes, "nodes", 10, "Fake nodes.")
 	flag.IntVar(&o.cluster.kcmQPS, "kube-qps", 100, "Client QPS (burst 2x) of kube-controller-manager and kube-scheduler.")
+	flag.DurationVar(&o.profile, "apiserver-profile", 0, "If positive, record a kube-apiserver CPU profile over this long from the start of each phase's creates (apiserver.pprof in the phase's directory; go tool pprof -top).")
 	apiCostN := flag.Int("api-cost", 0, "Instead of the benchmark: create this many topologies and patch the status of each, on envtest, and print the kube-apiserver CPU time per request, for each of --api-cost-crds in turn (--rounds times).")
 	apiCostCRDs := flag.String("api-cost-crds", "", "Comma-separated CRD directories for --api-cost (default: --crd-dir).")
 	flag.Parse()
@@ -294,6 +301,7 @@ func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration,
 	}
 	fmt.Printf("== N=%d floor: applying %d objects (%d workloads) directly at %d QPS, %d workers\n", n, countObjects(groups), workloads, o.qps, o.workers)
 	start := time.Now()
+	profiled := startProfile(ctx, o, c, dir)
 	if err := applyAll(ctx, cl, groups, o.workers); err != nil {
 		return 0, nil, err
 	}
@@ -309,7 +317,8 @@ func runFloor(ctx context.Context, o options, n int, dir string) (time.Duration,
 		return 0, nil, err
 	}
 	fmt.Printf("  floor: all %d workloads ready in %.1fs; CPU: %s\n", workloads, d.Seconds(), formatCPU(cpu))
-	return d, cpu, nil
+	printCalls(ctx, "floor", c.cfg)
+	return d, cpu, profiled()
 }
 
 // runOperator measures the manager on a fresh cluster of its own, so that
@@ -343,6 +352,7 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 	}
 	fmt.Printf("== N=%d operator: creating %d topologies\n", n, n)
 	start := time.Now()
+	profiled := startProfile(ctx, o, c, dir)
 	if err := createAll(ctx, cl, ts, o.workers); err != nil {
 		return r, err
 	}
@@ -383,6 +393,10 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 		return r, err
 	}
 	fmt.Printf("  operator: all %d topologies Ready in %.1fs (floor %.1fs); CPU: %s\n", n, r.operator.Seconds(), r.floor.Seconds(), formatCPU(r.operatorCPU))
+	printCalls(ctx, "operator", c.cfg)
+	if err := profiled(); err != nil {
+		return r, err
+	}
 	r.spread, r.lag = w.timeline.summary()
 	fmt.Printf("  per topology: its workloads became ready within %s of one another; it reported Ready %s after the last of them\n",
 		formatQuantiles(r.spread), formatQuantiles(r.lag))
@@ -443,6 +457,23 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 	r.restartWrites = rr.writes()
 	fmt.Printf("  restart: %.0f reconciles, writes %.0f (requests: %s)\n", sc.sum("controller_runtime_reconcile_total", zc), r.restartWrites, formatCounts(rr.byMethod))
 	return r, nil
+}
+
+// startProfile starts the kube-apiserver profile of a phase if
+// --apiserver-profile asks for one; the returned func waits for it.
+func startProfile(ctx context.Context, o options, c *cluster, dir string) func() error {
+	if o.profile <= 0 {
+		return func() error { return nil }
+	}
+	path := filepath.Join(dir, "apiserver.pprof")
+	wait := apiserverProfile(ctx, c.cfg, o.profile, path)
+	return func() error {
+		if err := wait(); err != nil {
+			return err
+		}
+		fmt.Printf("  kube-apiserver CPU profile of the first %s: %s\n", o.profile, path)
+		return nil
+	}
 }
 
 func countObjects(groups [][]render.Object) int {

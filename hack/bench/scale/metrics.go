@@ -24,13 +24,19 @@ type scrape []sample
 
 // fetchMetrics reads the manager's metrics endpoint.
 func fetchMetrics(ctx context.Context, addr string) (scrape, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return fetchMetricsFrom(ctx, http.DefaultClient, "http://"+addr+"/metrics")
+}
+
+// fetchMetricsFrom reads a metrics endpoint with the given client (the
+// API server's needs credentials).
+func fetchMetricsFrom(ctx context.Context, hc *http.Client, url string) (scrape, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -47,3 +47,30 @@ func TestParseSampleAndSums(t *testing.T) {
 		t.Errorf("difference: %+v", d)
 	}
 }
+
+func TestCallsOf(t *testing.T) {
+	lines := []string{
+		`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="",resource="services",scope="resource",subresource="",verb="APPLY",version="v1"} 40`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="",resource="services",scope="resource",subresource="",verb="APPLY",version="v1"} 20`,
+		`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="All",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 1`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="All",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} 10`,
+		`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v1"} 3`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v1"} 30`,
+		`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v2"} 3`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v2"} 30`,
+		`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="",verb="WATCH",version="v1"} 9000`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="",verb="WATCH",version="v1"} 3`,
+		`apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="",resource="nodes",scope="resource",subresource="",verb="GET",version="v1"} 0`,
+	}
+	var sc scrape
+	for _, l := range lines {
+		if s, ok := parseSample(l); ok {
+			sc = append(sc, s)
+		}
+	}
+	got := formatCalls(callsOf(sc), 5)
+	want := "APPLY services 20×2s, PATCH pods/status 60×100ms, APPLY deployments (dry run) 10×100ms"
+	if got != want {
+		t.Errorf("calls:\n got %s\nwant %s", got, want)
+	}
+}
