@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -19,11 +20,17 @@ import (
 // directories taken in turn rounds times. Comparing a CRD with one edited
 // by hand (say, some x-kubernetes-validations removed) says what its
 // schema costs on every write; the numbers move by ±20% between runs on a
-// shared machine, so compare directories within one run.
-func runAPICost(ctx context.Context, k8sBin string, crdDirs []string, n, rounds int) error {
+// shared machine, so compare directories within one run. With profile
+// positive, a kube-apiserver CPU profile of that long from the first status
+// patch is written to profileDir (patches-<round>-<i>.pprof).
+func runAPICost(ctx context.Context, k8sBin string, crdDirs []string, n, rounds int, profile time.Duration, profileDir string) error {
 	for r := 1; r <= rounds; r++ {
-		for _, dir := range crdDirs {
-			create, patch, err := apiCost(ctx, k8sBin, dir, n)
+		for i, dir := range crdDirs {
+			var path string
+			if profile > 0 {
+				path = filepath.Join(profileDir, fmt.Sprintf("patches-%d-%d.pprof", r, i+1))
+			}
+			create, patch, err := apiCost(ctx, k8sBin, dir, n, profile, path)
 			if err != nil {
 				return fmt.Errorf("%s: %w", dir, err)
 			}
@@ -37,7 +44,7 @@ func runAPICost(ctx context.Context, k8sBin string, crdDirs []string, n, rounds 
 // apiCost starts envtest with the CRDs in crdDir and returns the
 // kube-apiserver CPU time that creating n topologies took, then that one
 // status merge patch of each took.
-func apiCost(ctx context.Context, k8sBin, crdDir string, n int) (create, patch time.Duration, err error) {
+func apiCost(ctx context.Context, k8sBin, crdDir string, n int, profile time.Duration, profilePath string) (create, patch time.Duration, err error) {
 	env := &envtest.Environment{BinaryAssetsDirectory: k8sBin, CRDDirectoryPaths: []string{crdDir}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
 	if err != nil {
@@ -65,6 +72,10 @@ func apiCost(ctx context.Context, k8sBin, crdDir string, n int) (create, patch t
 	if err != nil {
 		return 0, 0, err
 	}
+	profiled := func() error { return nil }
+	if profile > 0 {
+		profiled = apiserverProfile(ctx, cfg, profile, profilePath)
+	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	for i := range n {
 		t := pipeline("default", i)
@@ -77,6 +88,12 @@ func apiCost(ctx context.Context, k8sBin, crdDir string, n int) (create, patch t
 	patched, err := apiserverCPU()
 	if err != nil {
 		return 0, 0, err
+	}
+	if err := profiled(); err != nil {
+		return 0, 0, err
+	}
+	if profilePath != "" {
+		fmt.Printf("  kube-apiserver CPU profile from the first status patch: %s\n", profilePath)
 	}
 	return created - before, patched - created, nil
 }

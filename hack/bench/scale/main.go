@@ -99,7 +99,7 @@ func main() {
 	flag.StringVar(&o.cluster.crdDir, "crd-dir", "config/crd/bases", "The operator's CRDs.")
 	flag.IntVar(&o.cluster.nodes, "nodes", 10, "Fake nodes.")
 	flag.IntVar(&o.cluster.kcmQPS, "kube-qps", 100, "Client QPS (burst 2x) of kube-controller-manager and kube-scheduler.")
-	flag.DurationVar(&o.profile, "apiserver-profile", 0, "If positive, record a kube-apiserver CPU profile over this long from the start of each phase's creates (apiserver.pprof in the phase's directory; go tool pprof -top).")
+	flag.DurationVar(&o.profile, "apiserver-profile", 0, "If positive, record a kube-apiserver CPU profile over this long from the start of each phase's creates (apiserver.pprof in the phase's directory; go tool pprof -top); with --api-cost, from the first status patch (in --work-dir).")
 	apiCostN := flag.Int("api-cost", 0, "Instead of the benchmark: create this many topologies and patch the status of each, on envtest, and print the kube-apiserver CPU time per request, for each of --api-cost-crds in turn (--rounds times).")
 	apiCostCRDs := flag.String("api-cost-crds", "", "Comma-separated CRD directories for --api-cost (default: --crd-dir).")
 	flag.Parse()
@@ -113,7 +113,11 @@ func main() {
 		if *apiCostCRDs != "" {
 			dirs = strings.Split(*apiCostCRDs, ",")
 		}
-		if err := runAPICost(ctx, o.cluster.k8sBin, dirs, *apiCostN, max(o.rounds, 1)); err != nil {
+		dir := o.workDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		if err := runAPICost(ctx, o.cluster.k8sBin, dirs, *apiCostN, max(o.rounds, 1), o.profile, dir); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
