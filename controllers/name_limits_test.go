@@ -179,6 +179,12 @@ func nameLimitCases() []nameLimitCase {
 		refused("template: a volume named like the config volume", withTemplate(func(p *corev1.PodTemplateSpec) {
 			p.Spec.Volumes = []corev1.Volume{{Name: zmqv1.ConfigVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 		}), template),
+		refused("template: a volume named like a CURVE key volume", withTemplate(func(p *corev1.PodTemplateSpec) {
+			p.Spec.Volumes = []corev1.Volume{{Name: zmqv1.CurveVolumePrefix + "keys", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		}), template+".spec.volumes[0].name"),
+		refused("template: the device's port name on an init container", withTemplate(func(p *corev1.PodTemplateSpec) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "x", Ports: []corev1.ContainerPort{{Name: zmqv1.DeviceMetricsPortName, ContainerPort: 8080}}}}
+		}), template+".spec.initContainers[0].ports[0].name"),
 		refused("template: the sidecar's port", withTemplate(func(p *corev1.PodTemplateSpec) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: zmqv1.SidecarPort}}
 		}), template),

@@ -53,7 +53,7 @@ func TestIssue9RefusedAtAdmission(t *testing.T) {
 		}, []string{"spec.components[2].sockets[0].name", "may not contain '--'"}},
 		{"example 4: a container named like the sidecar", func(z *zmqv1.ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.Containers[0].Name = zmqv1.SidecarContainerName
-		}, []string{"spec.components[0].template.spec.containers", "zmq-sidecar is reserved"}},
+		}, []string{"spec.components[0].template.spec.containers[0].name", "reserved for the injected zmq-sidecar container"}},
 		{"example 6: an address port out of range", func(z *zmqv1.ZMQTopology) {
 			z.Spec.Components[2].Sockets = append(z.Spec.Components[2].Sockets,
 				zmqv1.Socket{Name: "legacy", Type: zmqv1.PULL, Connect: &zmqv1.ConnectSpec{Address: "tcp://legacy.example:99999"}})

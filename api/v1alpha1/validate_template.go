@@ -13,8 +13,8 @@ import (
 // validateTemplate checks a user's pod template against what the operator
 // adds to it (the sidecar container, the config volume, a port per bound
 // socket, its labels) and against what a Deployment or StatefulSet
-// requires, so that the workload is never refused. The CRD's CEL rules on
-// Component.Template repeat these checks at admission.
+// requires, so that the workload is never refused. TemplateRules repeat
+// these checks at admission, with the same messages.
 func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 	if c.Template == nil {
 		return nil
@@ -24,7 +24,7 @@ func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 	spec := &c.Template.Spec
 	var errs field.ErrorList
 	if len(spec.Containers) == 0 {
-		errs = append(errs, field.Required(sp.Child("containers"), "a template needs at least one container"))
+		errs = append(errs, field.Required(sp.Child("containers"), msgNoContainer))
 	}
 	if spec.RestartPolicy != "" && spec.RestartPolicy != corev1.RestartPolicyAlways {
 		errs = append(errs, field.NotSupported(sp.Child("restartPolicy"), spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
@@ -44,11 +44,11 @@ func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 	for i, v := range spec.Volumes {
 		if v.Name == ConfigVolumeName {
 			errs = append(errs, field.Invalid(sp.Child("volumes").Index(i).Child("name"), v.Name,
-				"reserved for the volume holding the component's resolved sockets"))
+				msgConfigVolume))
 		}
 		if strings.HasPrefix(v.Name, CurveVolumePrefix) {
 			errs = append(errs, field.Invalid(sp.Child("volumes").Index(i).Child("name"), v.Name,
-				"names starting with "+CurveVolumePrefix+" are reserved for the CURVE key volumes"))
+				msgCurveVolumePrefix))
 		}
 	}
 	for k, v := range c.Template.Labels {
@@ -70,17 +70,17 @@ func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 func validateContainer(ctr *corev1.Container, path *field.Path, bound map[string]int32) field.ErrorList {
 	var errs field.ErrorList
 	if ctr.Name == SidecarContainerName {
-		errs = append(errs, field.Invalid(path.Child("name"), ctr.Name, "reserved for the injected zmq-sidecar container"))
+		errs = append(errs, field.Invalid(path.Child("name"), ctr.Name, msgSidecarContainer))
 	}
 	for k, p := range ctr.Ports {
 		pp := path.Child("ports").Index(k)
 		if p.ContainerPort == SidecarPort {
 			errs = append(errs, field.Invalid(pp.Child("containerPort"), p.ContainerPort,
-				fmt.Sprintf("port %d is reserved for the zmq-sidecar container of every pod", SidecarPort)))
+				msgSidecarPort))
 		}
 		switch port, isSocket := bound[p.Name]; {
 		case slices.Contains(ReservedPortNames, p.Name):
-			errs = append(errs, field.Invalid(pp.Child("name"), p.Name, "reserved for a port of the operator"))
+			errs = append(errs, field.Invalid(pp.Child("name"), p.Name, msgReservedPortName))
 		case isSocket && port != p.ContainerPort:
 			errs = append(errs, field.Invalid(pp.Child("name"), p.Name,
 				fmt.Sprintf("is the name of the bound socket %q, whose port is %d", p.Name, port)))

@@ -107,25 +107,22 @@ type Component struct {
 	// +kubebuilder:validation:Maximum=1000
 	Replicas *int32 `json:"replicas,omitempty"`
 
+	// The checks of the template's fields at admission are TemplateRules,
+	// which hack/crd-trim writes into the CRD (controller-gen cannot mark
+	// core/v1's types); Validate makes the same checks.
+
 	// template is the pod template of a user application. The operator adds
 	// the resolved sockets as environment variables (ZMQ_<SOCKET>_TYPE,
 	// ZMQ_<SOCKET>_ENDPOINTS, ZMQ_<SOCKET>_BIND and options) to every
 	// container and mounts them as JSON at /etc/zmq/topology.json. Exactly one
-	// of template and device is set. It needs at least one container; the
-	// container name zmq-sidecar, the volume name zmq-topology, the
-	// container port 9917 and the port names zmq-metrics and zmq-device are
-	// the operator's. It has at most 64 containers, 64 init containers, 64
-	// ports per container and 256 volumes, bounds that let the API server
-	// afford checking these rules (hack/crd-trim sets them).
+	// of template and device is set. It needs at least one container and
+	// restartPolicy Always (or unset); the container name zmq-sidecar, the
+	// volume name zmq-topology and volume names starting with zmq-curve-,
+	// the container port 9917 and the port names zmq-metrics and zmq-device
+	// are the operator's. It has at most 64 containers, 64 init containers,
+	// 64 ports per container and 256 volumes, bounds that let the API server
+	// afford checking these rules.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="has(self.spec) && size(self.spec.containers) > 0",message="a template needs at least one container",fieldPath=".spec.containers"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.restartPolicy) || self.spec.restartPolicy == 'Always'",message="the restartPolicy of a Deployment's or StatefulSet's pods must be Always",fieldPath=".spec.restartPolicy"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.containers"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, c.name != 'zmq-sidecar')",message="the container name zmq-sidecar is reserved for the injected sidecar",fieldPath=".spec.initContainers"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, v.name != 'zmq-topology')",message="the volume name zmq-topology is reserved for the volume holding the resolved sockets",fieldPath=".spec.volumes"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.volumes) || self.spec.volumes.all(v, !v.name.startsWith('zmq-curve-'))",message="volume names starting with zmq-curve- are reserved for the CURVE key volumes",fieldPath=".spec.volumes"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || self.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.containers"
-	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.initContainers) || self.spec.initContainers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort != 9917 && (!has(p.name) || !(p.name in ['zmq-metrics', 'zmq-device']))))",message="container port 9917 and the port names zmq-metrics and zmq-device are reserved for the operator",fieldPath=".spec.initContainers"
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 
 	// device makes this component an operator-managed ZeroMQ proxy run from

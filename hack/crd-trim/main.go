@@ -3,8 +3,10 @@
 // CRD is ~700 KB, more than the 256 KiB that client-side `kubectl apply`
 // can store in its last-applied annotation; without them it fits, and
 // `kubectl explain` still documents every field of our own. The schema
-// (types, required fields, validation) is left intact, except for the
-// bounds it adds to the embedded pod template (see bounds).
+// (types, required fields, validation) is left intact, except for what it
+// adds to the embedded pod template: bounds (see bounds), and the CEL rules
+// of zmqv1.TemplateRules on the fields they check, which controller-gen
+// cannot place inside core/v1's types.
 //
 //	go run ./hack/crd-trim config/crd/bases/*.yaml
 package main
@@ -16,6 +18,8 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
+
+	zmqv1 "github.com/zmq-operator/zmq-operator/api/v1alpha1"
 )
 
 // trimmed lists, per top-level schema path, the properties whose subtree
@@ -33,8 +37,12 @@ func main() {
 	}
 }
 
-// templateSpec is the path of the embedded pod template's spec.
-var templateSpec = []string{"spec", "components", "[]", "template", "spec"}
+// template is the path of the embedded pod template, templateSpec that of
+// its spec.
+var (
+	template     = []string{"spec", "components", "[]", "template"}
+	templateSpec = append(append([]string{}, template...), "spec")
+)
 
 // bounds caps lists and names of the embedded pod template, so that the API
 // server can afford the CEL rules that check the names and ports the
@@ -99,6 +107,9 @@ func trimFile(path string) error {
 				return fmt.Errorf("no schema at %v to bound", p)
 			}
 		}
+		if err := addTemplateRules(v.Schema.OpenAPIV3Schema); err != nil {
+			return err
+		}
 	}
 	out, err := yaml.Marshal(&crd)
 	if err != nil {
@@ -107,6 +118,24 @@ func trimFile(path string) error {
 	// Keep controller-gen's document layout: a leading "---" and no status.
 	out = bytes.Replace(out, []byte("\nstatus:\n  acceptedNames:\n    kind: \"\"\n    plural: \"\"\n  conditions: null\n  storedVersions: null\n"), []byte("\n"), 1)
 	return os.WriteFile(path, append([]byte("---\n"), out...), 0o644)
+}
+
+// addTemplateRules adds each of zmqv1.TemplateRules to the schema of the
+// field it checks, after the rules controller-gen put there (none, unless
+// core/v1 grows some), so that a rebuild is byte for byte the same.
+func addTemplateRules(root *apiextensionsv1.JSONSchemaProps) error {
+	for _, r := range zmqv1.TemplateRules() {
+		p := append(append([]string{}, template...), r.Path...)
+		found := edit(root, p, func(s *apiextensionsv1.JSONSchemaProps) {
+			s.XValidations = append(s.XValidations, apiextensionsv1.ValidationRule{
+				Rule: r.Rule, Message: r.Message, FieldPath: r.FieldPath,
+			})
+		})
+		if !found {
+			return fmt.Errorf("no schema at %v for the rule %q", p, r.Rule)
+		}
+	}
+	return nil
 }
 
 // lookup walks properties by name; "[]" steps into array items. Properties
