@@ -115,12 +115,18 @@ func TestCRDLiteralsMatchConstants(t *testing.T) {
 	tmpl := at(t, &component, "template")
 	for _, r := range TemplateRules() {
 		field := at(t, &tmpl, r.Path...)
-		found := false
+		found := 0
 		for _, v := range field.XValidations {
-			found = found || (v.Rule == r.Rule && v.Message == r.Message && v.FieldPath == r.FieldPath)
+			reason := ""
+			if v.Reason != nil {
+				reason = string(*v.Reason)
+			}
+			if v.Rule == r.Rule && v.Message == r.Message && v.FieldPath == r.FieldPath && reason == r.Reason {
+				found++
+			}
 		}
-		if !found {
-			t.Errorf("template%v: the CRD has no rule %q (%q); it has %+v: run make manifests", r.Path, r.Rule, r.Message, field.XValidations)
+		if found != 1 {
+			t.Errorf("template%v: the CRD has the rule %q (%q) %d times, want once; it has %+v: run make manifests", r.Path, r.Rule, r.Message, found, field.XValidations)
 		}
 	}
 

@@ -31,9 +31,13 @@ type TemplateRule struct {
 	// FieldPath, if set, is the field the error names, relative to Path
 	// (x-kubernetes-validations fieldPath).
 	FieldPath string
+	// Reason, if set, is the error's reason (x-kubernetes-validations
+	// reason, e.g. FieldValueRequired); unset, FieldValueInvalid.
+	Reason string
 }
 
-// Messages shared by the CEL rules and validateTemplate.
+// Messages shared by the CEL rules and validateTemplate, which report each
+// problem at the same field with the same reason.
 const (
 	msgNoContainer       = "a template needs at least one container"
 	msgRestartPolicy     = "the restartPolicy of a Deployment's or StatefulSet's pods must be Always"
@@ -46,8 +50,8 @@ const (
 var msgSidecarPort = fmt.Sprintf("port %d is reserved for the %s container of every pod", SidecarPort, SidecarContainerName)
 
 // TemplateRules returns the rules of a component's pod template: at least
-// one container, restartPolicy Always (a Deployment's and a StatefulSet's
-// only), and none of the names and the port that the operator adds to
+// one container, restartPolicy Always or unset (a Deployment's and a
+// StatefulSet's only), and none of the names and the port that the operator adds to
 // every pod (SidecarContainerName, ConfigVolumeName, CurveVolumePrefix,
 // SidecarPort, ReservedPortNames), in containers and init containers
 // alike.
@@ -57,9 +61,10 @@ func TemplateRules() []TemplateRule {
 		quoted[i] = fmt.Sprintf("'%s'", n)
 	}
 	rules := []TemplateRule{
-		{Rule: "has(self.spec)", Message: msgNoContainer, FieldPath: ".spec.containers"},
-		{Path: []string{"spec", "containers"}, Rule: "size(self) > 0", Message: msgNoContainer},
-		{Path: []string{"spec", "restartPolicy"}, Rule: "self == 'Always'", Message: msgRestartPolicy},
+		{Rule: "has(self.spec)", Message: msgNoContainer, FieldPath: ".spec.containers", Reason: "FieldValueRequired"},
+		{Path: []string{"spec", "containers"}, Rule: "size(self) > 0", Message: msgNoContainer, Reason: "FieldValueRequired"},
+		// Empty is unset: the API server defaults it to Always.
+		{Path: []string{"spec", "restartPolicy"}, Rule: "self in ['', 'Always']", Message: msgRestartPolicy},
 		{Path: []string{"spec", "volumes", "[]", "name"}, Rule: fmt.Sprintf("self != '%s'", ConfigVolumeName), Message: msgConfigVolume},
 		{Path: []string{"spec", "volumes", "[]", "name"}, Rule: fmt.Sprintf("!self.startsWith('%s')", CurveVolumePrefix), Message: msgCurveVolumePrefix},
 	}

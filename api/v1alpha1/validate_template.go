@@ -14,7 +14,9 @@ import (
 // adds to it (the sidecar container, the config volume, a port per bound
 // socket, its labels) and against what a Deployment or StatefulSet
 // requires, so that the workload is never refused. TemplateRules repeat
-// these checks at admission, with the same messages.
+// these checks at admission, at the same fields with the same messages,
+// but for the port named after a bound socket, which spans the template
+// and the sockets and is the webhook's.
 func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 	if c.Template == nil {
 		return nil
@@ -27,7 +29,7 @@ func validateTemplate(c *Component, path *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(sp.Child("containers"), msgNoContainer))
 	}
 	if spec.RestartPolicy != "" && spec.RestartPolicy != corev1.RestartPolicyAlways {
-		errs = append(errs, field.NotSupported(sp.Child("restartPolicy"), spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
+		errs = append(errs, field.Invalid(sp.Child("restartPolicy"), spec.RestartPolicy, msgRestartPolicy))
 	}
 	bound := map[string]int32{}
 	for _, s := range c.Sockets {

@@ -141,7 +141,7 @@ func TestValidate(t *testing.T) {
 		}, []string{`spec.components[0].template.spec.containers: Required value: a template needs at least one container`}},
 		{"template that does not restart", func(z *ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.RestartPolicy = corev1.RestartPolicyNever
-		}, []string{`spec.components[0].template.spec.restartPolicy: Unsupported value: "Never"`}},
+		}, []string{`spec.components[0].template.spec.restartPolicy: Invalid value: "Never": the restartPolicy of a Deployment's or StatefulSet's pods must be Always`}},
 		{"volume named like the config volume", func(z *ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.Volumes = []corev1.Volume{{Name: ConfigVolumeName}}
 		}, []string{`spec.components[0].template.spec.volumes[0].name: Invalid value: "zmq-topology"`}},

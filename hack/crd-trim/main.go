@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"reflect"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
@@ -46,14 +47,14 @@ var (
 
 // bounds caps lists and names of the embedded pod template, so that the API
 // server can afford the CEL rules that check the names and ports the
-// operator reserves there. It estimates a rule's cost from the largest
-// size a list or string may have; unbounded, a list is assumed to fill a
-// whole request and those rules are refused as over budget. Names get the
-// limits Kubernetes enforces on them anyway (container and volume names are
-// DNS labels, port names IANA service names); the lists get caps that
-// Kubernetes does not have and that no real pod reaches. The caps on
-// containers and ports multiply in the estimate of the port rule, whose
-// budget allows about 9000 container ports per template.
+// operator reserves there (zmqv1.TemplateRules). It estimates a rule's cost
+// from the largest size a string may have and how many times the rule may
+// run, the product of the maxItems of the lists above it; unbounded, a list
+// is assumed to fill a whole request and the CRD's rules together are
+// refused as over budget. Names get the limits Kubernetes enforces on them
+// anyway (container and volume names are DNS labels, port names IANA
+// service names); the lists get caps that Kubernetes does not have and that
+// no real pod reaches.
 var bounds = []struct {
 	path      []string
 	maxItems  int64
@@ -121,15 +122,23 @@ func trimFile(path string) error {
 }
 
 // addTemplateRules adds each of zmqv1.TemplateRules to the schema of the
-// field it checks, after the rules controller-gen put there (none, unless
-// core/v1 grows some), so that a rebuild is byte for byte the same.
+// field it checks, after the rules already there, unless it is there
+// already: a second run over a trimmed CRD changes nothing.
 func addTemplateRules(root *apiextensionsv1.JSONSchemaProps) error {
 	for _, r := range zmqv1.TemplateRules() {
+		rule := apiextensionsv1.ValidationRule{Rule: r.Rule, Message: r.Message, FieldPath: r.FieldPath}
+		if r.Reason != "" {
+			reason := apiextensionsv1.FieldValueErrorReason(r.Reason)
+			rule.Reason = &reason
+		}
 		p := append(append([]string{}, template...), r.Path...)
 		found := edit(root, p, func(s *apiextensionsv1.JSONSchemaProps) {
-			s.XValidations = append(s.XValidations, apiextensionsv1.ValidationRule{
-				Rule: r.Rule, Message: r.Message, FieldPath: r.FieldPath,
-			})
+			for _, have := range s.XValidations {
+				if reflect.DeepEqual(have, rule) {
+					return
+				}
+			}
+			s.XValidations = append(s.XValidations, rule)
 		})
 		if !found {
 			return fmt.Errorf("no schema at %v for the rule %q", p, r.Rule)
