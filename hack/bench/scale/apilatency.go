@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +12,7 @@ import (
 )
 
 // apiCall is one kind of request the API server served in a phase: its
-// verb, resource and subresource (and "dry run" for dry runs), how many,
+// verb, group, resource and subresource (and "dry run"), how many,
 // and their mean latency (apiserver_request_duration_seconds, from the
 // request's arrival to its response, so waits inside the API server count:
 // a queue in front of etcd, a lock such as the one around dynamic
@@ -22,10 +23,8 @@ type apiCall struct {
 	mean  time.Duration
 }
 
-// apiserverCalls reads the API server's metrics and returns its requests
-// other than watches, by kind, the longest in total (count times mean)
-// first.
-func apiserverCalls(ctx context.Context, cfg *rest.Config) ([]apiCall, error) {
+// apiserverMetrics reads the API server's metrics.
+func apiserverMetrics(ctx context.Context, cfg *rest.Config) (scrape, error) {
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
@@ -34,38 +33,37 @@ func apiserverCalls(ctx context.Context, cfg *rest.Config) ([]apiCall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube-apiserver metrics: %w", err)
 	}
-	return callsOf(sc), nil
+	return sc, nil
 }
 
-// callsOf sums apiserver_request_duration_seconds by verb, resource,
-// subresource and dry run.
-func callsOf(sc scrape) []apiCall {
+// callsBetween sums apiserver_request_duration_seconds by verb, API
+// group, resource, subresource and dry run, from before to after (two
+// scrapes of one API server), and returns the requests other than watches
+// by kind, the longest in total (count times mean) first.
+func callsBetween(before, after scrape) []apiCall {
 	sums, counts := map[string]float64{}, map[string]float64{}
-	for _, s := range sc {
-		var into map[string]float64
-		switch s.name {
-		case "apiserver_request_duration_seconds_sum":
-			into = sums
-		case "apiserver_request_duration_seconds_count":
-			into = counts
-		default:
-			continue
+	add := func(sc scrape, sign float64) {
+		for _, s := range sc {
+			var into map[string]float64
+			switch s.name {
+			case "apiserver_request_duration_seconds_sum":
+				into = sums
+			case "apiserver_request_duration_seconds_count":
+				into = counts
+			default:
+				continue
+			}
+			if s.labels["verb"] == "WATCH" || s.labels["verb"] == "CONNECT" {
+				continue // long-running: their duration is how long they were open
+			}
+			into[callName(s.labels)] += sign * s.value
 		}
-		if s.labels["verb"] == "WATCH" || s.labels["verb"] == "CONNECT" {
-			continue // long-running: their duration is how long they were open
-		}
-		call := s.labels["verb"] + " " + s.labels["resource"]
-		if sub := s.labels["subresource"]; sub != "" {
-			call += "/" + sub
-		}
-		if s.labels["dry_run"] != "" {
-			call += " (dry run)"
-		}
-		into[call] += s.value
 	}
+	add(after, 1)
+	add(before, -1)
 	var out []apiCall
 	for call, n := range counts {
-		if n == 0 {
+		if n <= 0 {
 			continue
 		}
 		out = append(out, apiCall{call: call, count: n, mean: time.Duration(sums[call] / n * float64(time.Second))})
@@ -80,6 +78,23 @@ func callsOf(sc scrape) []apiCall {
 	return out
 }
 
+// callName is "VERB group/resource/subresource (dry run)", without the
+// core group's empty name.
+func callName(l map[string]string) string {
+	r := l["resource"]
+	if g := l["group"]; g != "" {
+		r = g + "/" + r
+	}
+	if sub := l["subresource"]; sub != "" {
+		r += "/" + sub
+	}
+	name := l["verb"] + " " + r
+	if l["dry_run"] != "" {
+		name += " (dry run)"
+	}
+	return name
+}
+
 // formatCalls prints the first n calls as "verb resource count×mean".
 func formatCalls(calls []apiCall, n int) string {
 	parts := make([]string, 0, n)
@@ -92,13 +107,26 @@ func formatCalls(calls []apiCall, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// printCalls prints what the API server spent its request time on in a
-// phase, from its start to all ready.
-func printCalls(ctx context.Context, phase string, cfg *rest.Config) {
-	calls, err := apiserverCalls(ctx, cfg)
-	if err != nil {
+// phaseCalls is the API server's request tally at the start of a phase;
+// report prints what the phase added to it.
+type phaseCalls struct {
+	cfg    *rest.Config
+	before scrape
+	err    error
+}
+
+func startCalls(ctx context.Context, cfg *rest.Config) phaseCalls {
+	sc, err := apiserverMetrics(ctx, cfg)
+	return phaseCalls{cfg: cfg, before: sc, err: err}
+}
+
+// report prints what the API server spent its request time on since
+// startCalls; a failed scrape is reported, not fatal.
+func (p phaseCalls) report(ctx context.Context, phase string) {
+	after, err := apiserverMetrics(ctx, p.cfg)
+	if err = errors.Join(p.err, err); err != nil {
 		fmt.Printf("  %s: %v\n", phase, err)
 		return
 	}
-	fmt.Printf("  %s: the API server's requests by total time (count×mean latency): %s\n", phase, formatCalls(calls, 8))
+	fmt.Printf("  %s: the API server's requests by total time (count×mean latency): %s\n", phase, formatCalls(callsBetween(p.before, after), 8))
 }

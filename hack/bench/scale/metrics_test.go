@@ -68,8 +68,14 @@ func TestCallsOf(t *testing.T) {
 			sc = append(sc, s)
 		}
 	}
-	got := formatCalls(callsOf(sc), 5)
-	want := "APPLY services 20×2s, PATCH pods/status 60×100ms, APPLY deployments (dry run) 10×100ms"
+	before := scrape{
+		{name: "apiserver_request_duration_seconds_sum", labels: map[string]string{"group": "", "resource": "services", "verb": "APPLY"}, value: 10},
+		{name: "apiserver_request_duration_seconds_count", labels: map[string]string{"group": "", "resource": "services", "verb": "APPLY"}, value: 15},
+		{name: "apiserver_request_duration_seconds_sum", labels: map[string]string{"group": "", "resource": "nodes", "verb": "LIST"}, value: 1},
+		{name: "apiserver_request_duration_seconds_count", labels: map[string]string{"group": "", "resource": "nodes", "verb": "LIST"}, value: 4},
+	}
+	got := formatCalls(callsBetween(before, sc), 5)
+	want := "APPLY services 5×6s, PATCH pods/status 60×100ms, APPLY apps/deployments (dry run) 10×100ms"
 	if got != want {
 		t.Errorf("calls:\n got %s\nwant %s", got, want)
 	}

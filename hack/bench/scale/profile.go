@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -36,7 +37,7 @@ func fetchProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path s
 	if err != nil {
 		return err
 	}
-	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), int(d.Seconds()))
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), int(math.Ceil(d.Seconds())))
 	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -58,6 +59,7 @@ func fetchProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path s
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
+		os.Remove(path) // no partial profile
 		return err
 	}
 	return f.Close()
