@@ -179,8 +179,9 @@ type result struct {
 	// ready, and how long after the last of them it reported Ready
 	// (timeline).
 	spread, lag []time.Duration
-	// ratios are every round's operator/floor ratio at this N, in order.
-	ratios []float64
+	// ratios are every round's operator/floor ratio at this N, in order,
+	// and adjusted the same, adjusted for the machine's speed (speed.go).
+	ratios, adjusted []float64
 }
 
 // medianRound returns the round of median ratio (the lower middle one of
@@ -191,6 +192,7 @@ func medianRound(rounds []result) result {
 	m := sorted[(len(sorted)-1)/2]
 	for _, r := range rounds {
 		m.ratios = append(m.ratios, ratio(r))
+		m.adjusted = append(m.adjusted, adjustedRatio(r))
 	}
 	return m
 }
@@ -233,7 +235,7 @@ func run(ctx context.Context, o options) error {
 		for _, r := range results {
 			parts := make([]string, len(r.ratios))
 			for i, x := range r.ratios {
-				parts[i] = fmt.Sprintf("%.2fx", x)
+				parts[i] = fmt.Sprintf("%.2fx (%.2fx adjusted)", x, r.adjusted[i])
 			}
 			fmt.Printf("  N=%d: %s\n", r.n, strings.Join(parts, ", "))
 		}
@@ -582,8 +584,8 @@ func freePort() (int, error) {
 }
 
 func printRow(r result) {
-	fmt.Printf("  N=%d: operator %.1fs, floor %.1fs (%.2fx); requests %.0f (%s; %s), %.1fs waiting for the client-side limit in all; %.0f reconciles, %s avg; queue wait %s avg; CPU %.1fs; RSS peak %.0f MiB; idle writes %.0f; restart writes %.0f\n",
-		r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode), r.throttled,
+	fmt.Printf("  N=%d: operator %.1fs, floor %.1fs (%.2fx; %.2fx adjusted for the machine's speed, the same pods having taken %.2fx the CPU time); requests %.0f (%s; %s), %.1fs waiting for the client-side limit in all; %.0f reconciles, %s avg; queue wait %s avg; CPU %.1fs; RSS peak %.0f MiB; idle writes %.0f; restart writes %.0f\n",
+		r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), adjustedRatio(r), slowdown(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode), r.throttled,
 		r.reconciles, r.reconcileAvg.Round(time.Millisecond), r.queueWaitAvg.Round(time.Millisecond), r.cpu, float64(r.rssPeak)/(1<<20), r.idleWrites, r.restartWrites)
 }
 
@@ -595,11 +597,11 @@ func ratio(r result) float64 {
 }
 
 func printTable(rs []result) {
-	fmt.Println("| N | all Ready, operator | floor (direct apply) | ratio | manager requests (by verb; by status) | reconciles (avg time) | avg queue wait | manager CPU | manager peak RSS | idle writes | restart writes |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| N | all Ready, operator | floor (direct apply) | ratio | ratio adjusted for the machine's speed | manager requests (by verb; by status) | reconciles (avg time) | avg queue wait | manager CPU | manager peak RSS | idle writes | restart writes |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d | %.1f s | %.1f s | %.2fx | %.0f (%s; %s) | %.0f (%s) | %s | %.1f s | %.0f MiB | %.0f | %.0f |\n",
-			r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode),
+		fmt.Printf("| %d | %.1f s | %.1f s | %.2fx | %.2fx | %.0f (%s; %s) | %.0f (%s) | %s | %.1f s | %.0f MiB | %.0f | %.0f |\n",
+			r.n, r.operator.Seconds(), r.floor.Seconds(), ratio(r), adjustedRatio(r), r.reqs.total(), formatCounts(r.reqs.byMethod), formatCounts(r.reqs.byCode),
 			r.reconciles, r.reconcileAvg.Round(time.Millisecond), r.queueWaitAvg.Round(time.Millisecond), r.cpu, float64(r.rssPeak)/(1<<20), r.idleWrites, r.restartWrites)
 	}
 }

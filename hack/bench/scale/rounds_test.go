@@ -27,3 +27,20 @@ func TestMedianRound(t *testing.T) {
 		}
 	}
 }
+
+func TestAdjustedRatio(t *testing.T) {
+	r := result{
+		floor: 60 * time.Second, operator: 84 * time.Second, // 1.4x
+		floorCPU:    map[string]time.Duration{"kube-controller": 10 * time.Second, "kube-scheduler": 10 * time.Second, "kwok": 10 * time.Second, "kube-apiserver": 70 * time.Second},
+		operatorCPU: map[string]time.Duration{"kube-controller": 12 * time.Second, "kube-scheduler": 12 * time.Second, "kwok": 12 * time.Second, "kube-apiserver": 95 * time.Second, "manager": 12 * time.Second},
+	}
+	if s := slowdown(r); fmt.Sprintf("%.2f", s) != "1.20" {
+		t.Errorf("slowdown = %.3f; want 1.20 (the fixed work only)", s)
+	}
+	if a := adjustedRatio(r); fmt.Sprintf("%.3f", a) != "1.167" {
+		t.Errorf("adjustedRatio = %.3f; want 1.4/1.2", a)
+	}
+	if a := adjustedRatio(result{floor: time.Second, operator: time.Second}); a != 0 {
+		t.Errorf("adjustedRatio without CPU times = %v; want 0", a)
+	}
+}
