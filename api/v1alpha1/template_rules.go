@@ -51,10 +51,10 @@ var msgSidecarPort = fmt.Sprintf("port %d is reserved for the %s container of ev
 
 // TemplateRules returns the rules of a component's pod template: at least
 // one container, restartPolicy Always or unset (a Deployment's and a
-// StatefulSet's only), and none of the names and the port that the operator adds to
-// every pod (SidecarContainerName, ConfigVolumeName, CurveVolumePrefix,
-// SidecarPort, ReservedPortNames), in containers and init containers
-// alike.
+// StatefulSet's only), and none of the names and the port that the
+// operator adds to every pod (SidecarContainerName, ConfigVolumeName,
+// CurveVolumePrefix, SidecarPort, ReservedPortNames), in containers and
+// init containers alike.
 func TemplateRules() []TemplateRule {
 	quoted := make([]string, len(ReservedPortNames))
 	for i, n := range ReservedPortNames {
