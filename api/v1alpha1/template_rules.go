@@ -18,7 +18,10 @@ import (
 // `make bench-scale BENCH_ARGS=--api-cost=1000`, README "Scale".
 //
 // controller-gen cannot place markers inside core/v1's types, so
-// hack/crd-trim writes these rules into the generated CRD.
+// hack/crd-trim writes these rules into the generated CRD. It is no API
+// object: no deepcopy.
+//
+// +kubebuilder:object:generate=false
 type TemplateRule struct {
 	// Path is the field's schema path below the template (a
 	// PodTemplateSpec): property names, "[]" for a list's items. Empty is
