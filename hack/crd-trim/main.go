@@ -25,9 +25,7 @@ import (
 
 // trimmed lists, per top-level schema path, the properties whose subtree
 // loses its descriptions (the property's own description stays).
-var trimmed = [][]string{
-	{"spec", "components", "[]", "template"},
-}
+var trimmed = [][]string{template}
 
 func main() {
 	for _, path := range os.Args[1:] {

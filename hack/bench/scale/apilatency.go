@@ -25,15 +25,14 @@ type apiCall struct {
 
 // apiserverMetrics reads the API server's metrics.
 func apiserverMetrics(ctx context.Context, cfg *rest.Config) (scrape, error) {
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := fetchMetricsFrom(ctx, hc, strings.TrimSuffix(cfg.Host, "/")+"/metrics")
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := apiserverGet(ctx, cfg, "/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("kube-apiserver metrics: %w", err)
 	}
-	return sc, nil
+	defer resp.Body.Close()
+	return readScrape(resp.Body)
 }
 
 // callsBetween sums apiserver_request_duration_seconds by verb, API

@@ -472,21 +472,12 @@ func runOperator(ctx context.Context, o options, r result, dir string) (result, 
 
 // startProfile starts the kube-apiserver profile of a phase if
 // --apiserver-profile asks for one; the returned func waits for it and
-// reports where it is, or why there is none (a missing profile does not
-// void the phase's measurements).
+// says where it is.
 func startProfile(ctx context.Context, o options, c *cluster, dir string) func() {
 	if o.profile <= 0 {
 		return func() {}
 	}
-	path := filepath.Join(dir, "apiserver.pprof")
-	wait := apiserverProfile(ctx, c.cfg, o.profile, path)
-	return func() {
-		if err := wait(); err != nil {
-			fmt.Printf("  no kube-apiserver CPU profile: %v\n", err)
-			return
-		}
-		fmt.Printf("  kube-apiserver CPU profile of the first %s: %s\n", o.profile, path)
-	}
+	return apiserverProfile(ctx, c.cfg, o.profile, filepath.Join(dir, "apiserver.pprof"), "of the first "+o.profile.String())
 }
 
 func countObjects(groups [][]render.Object) int {

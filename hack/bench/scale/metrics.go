@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -24,19 +25,13 @@ type scrape []sample
 
 // fetchMetrics reads the manager's metrics endpoint.
 func fetchMetrics(ctx context.Context, addr string) (scrape, error) {
-	return fetchMetricsFrom(ctx, http.DefaultClient, "http://"+addr+"/metrics")
-}
-
-// fetchMetricsFrom reads a metrics endpoint with the given client (the
-// API server's needs credentials).
-func fetchMetricsFrom(ctx context.Context, hc *http.Client, url string) (scrape, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +39,13 @@ func fetchMetricsFrom(ctx context.Context, hc *http.Client, url string) (scrape,
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	return readScrape(resp.Body)
+}
+
+// readScrape reads the Prometheus text format.
+func readScrape(r io.Reader) (scrape, error) {
 	var out scrape
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		if s, ok := parseSample(sc.Text()); ok {
