@@ -156,6 +156,9 @@ func (fr *frameReader) readFrame(limit int64) (flags byte, body []byte, err erro
 // readFrameMax is readFrame with cmdMax bounding command frames instead of
 // maxCommandSize (a CURVE MESSAGE command carries a whole frame).
 func (fr *frameReader) readFrameMax(limit int64, cmdMax uint64) (flags byte, body []byte, err error) {
+	if flags, body, ok, err := fr.readBuffered(limit, cmdMax); ok || err != nil {
+		return flags, body, err
+	}
 	flags, err = fr.r.ReadByte()
 	if err != nil {
 		return 0, nil, err
@@ -207,6 +210,35 @@ func (fr *frameReader) readFrameMax(limit int64, cmdMax uint64) (flags byte, bod
 		}
 	}
 	return flags, body, nil
+}
+
+// readBuffered decodes the next frame in place when the whole of it is
+// already buffered and its body fits the slab: one look at the buffer and
+// one copy instead of a read call per header field and for the body. ok is
+// false when it decoded nothing (readFrameMax then reads the frame).
+func (fr *frameReader) readBuffered(limit int64, cmdMax uint64) (flags byte, body []byte, ok bool, err error) {
+	n := fr.r.Buffered()
+	if n < 2 {
+		return 0, nil, false, nil
+	}
+	b, _ := fr.r.Peek(n) // buffered: no read, no error
+	flags, size, hdr := b[0], uint64(b[1]), 2
+	if flags&flagLong != 0 {
+		if n < 9 {
+			return 0, nil, false, nil
+		}
+		size, hdr = binary.BigEndian.Uint64(b[1:9]), 9
+	}
+	if err := checkHeaderCmd(flags, size, limit, cmdMax); err != nil {
+		return 0, nil, false, err
+	}
+	if size > slabMaxFrame || size > uint64(n-hdr) {
+		return 0, nil, false, nil
+	}
+	body = fr.alloc(int(size))
+	copy(body, b[hdr:])
+	_, _ = fr.r.Discard(hdr + int(size))
+	return flags, body, true, nil
 }
 
 func unexpected(err error) error {
