@@ -84,8 +84,7 @@ type conn struct {
 	unacked unackedMsgs
 
 	// Receive queue, guarded by the socket's fairQueue mutex.
-	inq       []Msg
-	inHead    int
+	inq       msgQueue
 	inWaiting bool
 	inDropped bool // Disconnect discarded the queue; take no more
 	space     chan struct{}

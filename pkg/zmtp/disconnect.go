@@ -87,8 +87,7 @@ func (q *fairQueue) discard(c *conn) {
 			q.cur--
 		}
 	}
-	clear(c.inq)
-	c.inq, c.inHead = c.inq[:0], 0
+	c.inq.clear()
 	if c.inWaiting {
 		c.inWaiting = false
 		select {

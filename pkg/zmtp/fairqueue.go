@@ -43,7 +43,7 @@ func lowWater(hwm int) int {
 	return (hwm + 1) / 2
 }
 
-func (c *conn) inLen() int { return len(c.inq) - c.inHead }
+func (c *conn) inLen() int { return c.inq.len() }
 
 // push appends a batch of messages received on c. It blocks while c's queue
 // is at the HWM and returns false if c or the socket closes meanwhile.
@@ -66,16 +66,9 @@ func (q *fairQueue) push(c *conn, batch []Msg) bool {
 		return false
 	}
 	if c.inLen() == 0 {
-		c.inq = c.inq[:0]
-		c.inHead = 0
 		q.active = append(q.active, c)
-	} else if c.inHead > 0 && c.inHead >= len(c.inq)/2 {
-		n := copy(c.inq, c.inq[c.inHead:])
-		clear(c.inq[n:])
-		c.inq = c.inq[:n]
-		c.inHead = 0
 	}
-	c.inq = append(c.inq, batch...)
+	c.inq.pushAll(batch)
 	if q.waiters > 0 {
 		q.signal()
 	}
@@ -99,12 +92,8 @@ func (q *fairQueue) tryPop() (*conn, Msg, bool) {
 		q.cur = 0
 	}
 	c := q.active[q.cur]
-	m := c.inq[c.inHead]
-	c.inq[c.inHead] = nil
-	c.inHead++
+	m, _ := c.inq.pop()
 	if c.inLen() == 0 {
-		c.inq = c.inq[:0]
-		c.inHead = 0
 		copy(q.active[q.cur:], q.active[q.cur+1:])
 		q.active[len(q.active)-1] = nil
 		q.active = q.active[:len(q.active)-1]
@@ -187,11 +176,9 @@ func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (*conn, 
 func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
 	q.mu.Lock()
 	if c.inLen() == 0 {
-		c.inq = c.inq[:0]
-		c.inHead = 0
 		q.active = append(q.active, c)
 	}
-	c.inq = append(c.inq, msgs...)
+	c.inq.pushAll(msgs)
 	if q.waiters > 0 {
 		q.signal()
 	}
