@@ -87,7 +87,7 @@ func (q *fairQueue) discard(c *conn) {
 			q.cur--
 		}
 	}
-	c.inq.clear()
+	c.inq = msgQueue{} // nothing more is queued for c: free the chunks
 	if c.inWaiting {
 		c.inWaiting = false
 		select {

@@ -48,6 +48,9 @@ func (c *conn) inLen() int { return c.inq.len() }
 // push appends a batch of messages received on c. It blocks while c's queue
 // is at the HWM and returns false if c or the socket closes meanwhile.
 func (q *fairQueue) push(c *conn, batch []Msg) bool {
+	if len(batch) == 0 {
+		return true // an empty queue never joins q.active
+	}
 	q.mu.Lock()
 	for !c.inDropped && q.hwm > 0 && c.inLen() >= q.hwm {
 		c.inWaiting = true
@@ -174,6 +177,9 @@ func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (*conn, 
 // pushNoWait appends without honouring the HWM; it is used for the few
 // messages a socket generates itself (XPUB cancels on disconnect).
 func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
+	if len(msgs) == 0 {
+		return
+	}
 	q.mu.Lock()
 	if c.inLen() == 0 {
 		q.active = append(q.active, c)

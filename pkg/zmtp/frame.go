@@ -215,7 +215,9 @@ func (fr *frameReader) readFrameMax(limit int64, cmdMax uint64) (flags byte, bod
 // readBuffered decodes the next frame in place when the whole of it is
 // already buffered and its body fits the slab: one look at the buffer and
 // one copy instead of a read call per header field and for the body. ok is
-// false when it decoded nothing (readFrameMax then reads the frame).
+// false when it decoded nothing (readFrameMax then reads the frame). On
+// an error it consumes nothing, where the slow path has consumed the
+// header: every caller gives up on the stream after a framing error.
 func (fr *frameReader) readBuffered(limit int64, cmdMax uint64) (flags byte, body []byte, ok bool, err error) {
 	n := fr.r.Buffered()
 	if n < 2 {
