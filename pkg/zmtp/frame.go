@@ -101,6 +101,12 @@ func checkHeaderCmd(flags byte, size uint64, max int64, cmdMax uint64) error {
 // parseFrame decodes one frame from the start of b. It returns the flags, the
 // body (aliasing b), and the number of octets consumed, or errNeedMore.
 func parseFrame(b []byte, max int64) (flags byte, body []byte, n int, err error) {
+	return parseFrameCmd(b, max, maxCommandSize)
+}
+
+// parseFrameCmd is parseFrame with cmdMax bounding command frames. The
+// header is checked as soon as it is whole, before the body has arrived.
+func parseFrameCmd(b []byte, max int64, cmdMax uint64) (flags byte, body []byte, n int, err error) {
 	if len(b) < 2 {
 		return 0, nil, 0, errNeedMore
 	}
@@ -116,7 +122,7 @@ func parseFrame(b []byte, max int64) (flags byte, body []byte, n int, err error)
 	} else {
 		size = uint64(b[1])
 	}
-	if err := checkHeader(flags, size, max); err != nil {
+	if err := checkHeaderCmd(flags, size, max, cmdMax); err != nil {
 		return 0, nil, 0, err
 	}
 	if uint64(len(b)-hdr) < size {
@@ -219,27 +225,17 @@ func (fr *frameReader) readFrameMax(limit int64, cmdMax uint64) (flags byte, bod
 // an error it consumes nothing, where the slow path has consumed the
 // header: every caller gives up on the stream after a framing error.
 func (fr *frameReader) readBuffered(limit int64, cmdMax uint64) (flags byte, body []byte, ok bool, err error) {
-	n := fr.r.Buffered()
-	if n < 2 {
+	b, _ := fr.r.Peek(fr.r.Buffered()) // buffered: no read, no error
+	flags, raw, n, err := parseFrameCmd(b, limit, cmdMax)
+	if err == errNeedMore || len(raw) > slabMaxFrame {
 		return 0, nil, false, nil
 	}
-	b, _ := fr.r.Peek(n) // buffered: no read, no error
-	flags, size, hdr := b[0], uint64(b[1]), 2
-	if flags&flagLong != 0 {
-		if n < 9 {
-			return 0, nil, false, nil
-		}
-		size, hdr = binary.BigEndian.Uint64(b[1:9]), 9
-	}
-	if err := checkHeaderCmd(flags, size, limit, cmdMax); err != nil {
+	if err != nil {
 		return 0, nil, false, err
 	}
-	if size > slabMaxFrame || size > uint64(n-hdr) {
-		return 0, nil, false, nil
-	}
-	body = fr.alloc(int(size))
-	copy(body, b[hdr:])
-	_, _ = fr.r.Discard(hdr + int(size))
+	body = fr.alloc(len(raw))
+	copy(body, raw)
+	_, _ = fr.r.Discard(n)
 	return flags, body, true, nil
 }
 
