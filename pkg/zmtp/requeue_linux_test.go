@@ -14,7 +14,8 @@ import (
 // leaves. Every message that had not reached that connection's kernel
 // buffers must go to the remaining peer: at most the octets the kernel
 // held for the dead connection (bounded here with small SO_SNDBUF and
-// SO_RCVBUF) may be lost, and nothing is delivered twice. Before requeueing,
+// SO_RCVBUF) and those the leaver had read into its own buffer but not
+// decoded may be lost, and nothing is delivered twice. Before requeueing,
 // the whole queue (about DefaultHWM messages) was lost.
 func TestPeerLeavesNothingQueuedIsLost(t *testing.T) {
 	for _, tc := range []struct{ sender, peer SocketType }{{PUSH, PULL}, {DEALER, DEALER}} {
@@ -38,7 +39,7 @@ func TestPeerLeavesNothingQueuedIsLost(t *testing.T) {
 			defer ln.Close()
 			leaverRead := make(chan map[uint64]bool, 1)
 			leave := make(chan struct{})
-			var rcvbuf int
+			var rcvbuf, unread int
 			go func() {
 				seen := map[uint64]bool{}
 				defer func() { leaverRead <- seen }()
@@ -61,6 +62,10 @@ func TestPeerLeavesNothingQueuedIsLost(t *testing.T) {
 						seen[binary.BigEndian.Uint64(body)] = true
 					}
 				}
+				// The leaver's read buffer may hold messages past the
+				// 100th: they left the kernel, so the sender counted
+				// them as delivered, and they die with the leaver.
+				unread = c.br.Buffered()
 				<-leave
 			}()
 
@@ -109,7 +114,8 @@ func TestPeerLeavesNothingQueuedIsLost(t *testing.T) {
 
 			wire := wireSize(Msg{make([]byte, size)})
 			kernel := <-sndbuf + rcvbuf
-			maxLost := kernel/wire + 2
+			// Each region's first and last message may be partial.
+			maxLost := kernel/wire + unread/wire + 4
 			lost, dup := 0, 0
 			for i := range uint64(total) {
 				n := got[i]
@@ -124,13 +130,13 @@ func TestPeerLeavesNothingQueuedIsLost(t *testing.T) {
 				}
 			}
 			st := sender.Stats()
-			t.Logf("leaver read %d, survivor %d, lost %d (kernel buffers %d octets = %d messages), requeued %d",
-				len(seen), len(got), lost, kernel, kernel/wire, st.Requeued)
+			t.Logf("leaver read %d, survivor %d, lost %d (kernel buffers %d octets = %d messages, leaver's unread buffer %d octets = %d messages), requeued %d",
+				len(seen), len(got), lost, kernel, kernel/wire, unread, unread/wire, st.Requeued)
 			if dup > 0 {
 				t.Errorf("%d messages delivered twice", dup)
 			}
 			if lost > maxLost {
-				t.Errorf("%d messages lost; want at most %d (what the dead connection's kernel buffers held)", lost, maxLost)
+				t.Errorf("%d messages lost; want at most %d (what the dead connection's kernel buffers and the leaver's unread buffer held)", lost, maxLost)
 			}
 			if st.Requeued == 0 {
 				t.Errorf("Stats.Requeued = 0; the stalled peer's queue should have been requeued")
