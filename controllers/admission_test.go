@@ -126,3 +126,34 @@ func TestAdmissionRejectsInvalidTopologies(t *testing.T) {
 		t.Fatalf("the unmodified sample was rejected: %v", err)
 	}
 }
+
+// TestAdmissionDeviceIOThreads: the CRD refuses a device.ioThreads outside
+// 0..64 (zmqv1.MaxDeviceIOThreads), naming the field, and admits 64.
+func TestAdmissionDeviceIOThreads(t *testing.T) {
+	ctx, _ := envtestOnly(t)
+	ns := newNamespace(ctx, t)
+	for _, tc := range []struct {
+		n    int32
+		want string
+	}{
+		{-1, "should be greater than or equal to 0"},
+		{zmqv1.MaxDeviceIOThreads + 1, "should be less than or equal to 64"},
+	} {
+		z := loadSample(t, "zmq_v1alpha1_pubsub.yaml", ns)
+		z.Spec.Components[0].Device.IOThreads = ptr.To(tc.n)
+		err := k8sClient.Create(ctx, z)
+		if err == nil {
+			t.Fatalf("ioThreads %d: Create succeeded; want it rejected at admission", tc.n)
+		}
+		for _, w := range []string{"spec.components[0].device.ioThreads", tc.want} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ioThreads %d: error %q\ndoes not contain %q", tc.n, err, w)
+			}
+		}
+	}
+	z := loadSample(t, "zmq_v1alpha1_pubsub.yaml", ns)
+	z.Spec.Components[0].Device.IOThreads = ptr.To[int32](zmqv1.MaxDeviceIOThreads)
+	if err := k8sClient.Create(ctx, z); err != nil {
+		t.Fatalf("ioThreads %d was rejected: %v", zmqv1.MaxDeviceIOThreads, err)
+	}
+}

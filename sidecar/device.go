@@ -31,6 +31,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	var drain drainSettings
 	fs.DurationVar(&drain.delay, "shutdown-delay", 0, "After SIGTERM, how long to keep forwarding before draining (the time for Kubernetes to stop routing new connections to the pod).")
 	fs.DurationVar(&drain.timeout, "drain-timeout", 20*time.Second, "After the delay, how long the device may take to let its peers go and forward what it holds before it closes.")
+	ioThreads := fs.Int("io-threads", zmqconfig.DefaultDeviceIOThreads, "How many threads run the device's Go code at once (GOMAXPROCS), as libzmq's ZMQ_IO_THREADS; 0 keeps the Go runtime's default (the CPU limit, else every core). The GOMAXPROCS environment variable wins.")
 	const usageLine = "device forwarder|streamer|queue [flags]"
 	// The device type comes first; --help may come instead of it.
 	kind, rest := "", args
@@ -48,6 +49,9 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if err := checkIOThreads(*ioThreads); err != nil {
+		return err
+	}
 	cfg, err := zmqconfig.Load(*configPath)
 	if err != nil {
 		return err
@@ -55,8 +59,8 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	if !strings.EqualFold(cfg.Device, kind) {
 		return fmt.Errorf("asked to run a %s but %s describes a %q device", kind, *configPath, cfg.Device)
 	}
+	procs := tuneDeviceRuntime(*ioThreads)
 	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
-	tuneDeviceGC()
 	front, back, err := openDevice(cfg, log)
 	if err != nil {
 		return err
@@ -75,7 +79,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer stop()
 	}
-	log.Info("device running", "frontend", cfg.Socket(zmqconfig.DeviceFrontend).Endpoints, "backend", cfg.Socket(zmqconfig.DeviceBackend).Endpoints)
+	log.Info("device running", "frontend", cfg.Socket(zmqconfig.DeviceFrontend).Endpoints, "backend", cfg.Socket(zmqconfig.DeviceBackend).Endpoints, "ioThreads", procs)
 	return serveDevice(ctx, kind, front, back, drain, log)
 }
 

@@ -53,7 +53,11 @@ func startDevice(t *testing.T, device, frontType, backType string, tweaks ...fun
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDevice(ctx, append([]string{device, "--config", path}, args...), io.Discard) }()
+	// --io-threads 0: the device runs in the test process, whose
+	// GOMAXPROCS it must leave alone (TestDeviceIOThreads covers the flag).
+	go func() {
+		done <- runDevice(ctx, append([]string{device, "--config", path, "--io-threads", "0"}, args...), io.Discard)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -58,6 +58,10 @@ const (
 	DeviceBackend  = zmqconfig.DeviceBackend
 )
 
+// MaxDeviceIOThreads is the largest device.ioThreads, the most the device
+// binary's --io-threads accepts.
+const MaxDeviceIOThreads = zmqconfig.MaxDeviceIOThreads
+
 // DeviceLayout returns the socket types of a device's frontend and backend;
 // ok is false for an unknown device type.
 func DeviceLayout(t DeviceType) (frontend, backend SocketType, ok bool) {

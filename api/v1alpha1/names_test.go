@@ -143,6 +143,10 @@ func TestCRDLiteralsMatchConstants(t *testing.T) {
 			t.Errorf("%s = %d; want %d", tc.what, tc.got, tc.want)
 		}
 	}
+	io := at(t, &component, "device", "ioThreads")
+	if io.Minimum == nil || *io.Minimum != 0 || io.Maximum == nil || *io.Maximum != MaxDeviceIOThreads {
+		t.Errorf("device.ioThreads minimum, maximum = %v, %v; want 0, MaxDeviceIOThreads %d", io.Minimum, io.Maximum, MaxDeviceIOThreads)
+	}
 	if got := at(t, &socket, "connect", "address").Pattern; got != AddressPattern {
 		t.Errorf("connect.address pattern = %s; want AddressPattern %s", got, AddressPattern)
 	}

@@ -97,7 +97,7 @@ func validatePorts(c *Component, path *field.Path) field.ErrorList {
 }
 
 // validateDevice checks that a device has exactly a frontend and a backend
-// socket of the types its device type requires.
+// socket of the types its device type requires, and its ioThreads.
 func validateDevice(c *Component, path *field.Path) field.ErrorList {
 	if c.Device == nil {
 		return nil
@@ -108,6 +108,9 @@ func validateDevice(c *Component, path *field.Path) field.ErrorList {
 	}
 	want := map[string]SocketType{DeviceFrontend: front, DeviceBackend: back}
 	var errs field.ErrorList
+	if n := c.Device.IOThreads; n != nil {
+		errs = append(errs, inRange(path.Child("device", "ioThreads"), *n, 0, MaxDeviceIOThreads)...)
+	}
 	seen := map[string]bool{}
 	for j, s := range c.Sockets {
 		sp := path.Child("sockets").Index(j)

@@ -43,6 +43,18 @@ func TestValidateAcceptsFixture(t *testing.T) {
 	}
 }
 
+// TestValidateDeviceIOThreadsLimits: both ends of device.ioThreads'
+// range are admitted (the values beyond them are in TestValidate).
+func TestValidateDeviceIOThreadsLimits(t *testing.T) {
+	for _, n := range []int32{0, 1, MaxDeviceIOThreads} {
+		z := validTopology()
+		z.Spec.Components[1].Device.IOThreads = ptr.To(n)
+		if errs := z.Validate(); len(errs) != 0 {
+			t.Errorf("ioThreads %d: Validate() = %v; want no errors", n, errs)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -148,6 +160,12 @@ func TestValidate(t *testing.T) {
 		{"volume named like a CURVE key volume", func(z *ZMQTopology) {
 			z.Spec.Components[0].Template.Spec.Volumes = []corev1.Volume{{Name: CurveVolumePrefix + "key"}}
 		}, []string{`spec.components[0].template.spec.volumes[0].name: Invalid value: "zmq-curve-key": names starting with zmq-curve- are reserved`}},
+		{"device ioThreads above the most", func(z *ZMQTopology) {
+			z.Spec.Components[1].Device.IOThreads = ptr.To[int32](MaxDeviceIOThreads + 1)
+		}, []string{`spec.components[1].device.ioThreads: Invalid value: 65: must be between 0 and 64`}},
+		{"device ioThreads negative", func(z *ZMQTopology) {
+			z.Spec.Components[1].Device.IOThreads = ptr.To[int32](-1)
+		}, []string{`spec.components[1].device.ioThreads: Invalid value: -1: must be between 0 and 64`}},
 		{"unknown security mechanism", func(z *ZMQTopology) {
 			z.Spec.Security = &SecuritySpec{Mechanism: "PLAIN"}
 		}, []string{`spec.security.mechanism: Unsupported value: "PLAIN": supported values: "NULL", "CURVE"`}},

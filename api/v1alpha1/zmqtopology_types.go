@@ -182,6 +182,19 @@ type DeviceSpec struct {
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 
+	// ioThreads is how many threads run the device's Go code at once
+	// (GOMAXPROCS), as libzmq's ZMQ_IO_THREADS: 0 to 64, default 1. One
+	// keeps the hand-offs between the device's readers, forwarding loop
+	// and writers on one core, which forwarded the most per core measured;
+	// raise it for a device with CPU of its own that forwards more than
+	// one core can. 0 leaves the Go runtime's default: the container's CPU
+	// limit, else every core of the node. A GOMAXPROCS environment
+	// variable on the container would win, but the device's is not set.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	IOThreads *int32 `json:"ioThreads,omitempty"`
+
 	// template places the device's pods: its fields are merged into the pod
 	// template the operator renders for the device. Without
 	// spec.topologySpreadConstraints, a device with more than one replica

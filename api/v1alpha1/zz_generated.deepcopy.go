@@ -246,6 +246,11 @@ func (in *DeviceSpec) DeepCopyInto(out *DeviceSpec) {
 		*out = new(v1.ResourceRequirements)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.IOThreads != nil {
+		in, out := &in.IOThreads, &out.IOThreads
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Template != nil {
 		in, out := &in.Template, &out.Template
 		*out = new(DevicePodTemplate)

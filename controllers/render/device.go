@@ -25,9 +25,14 @@ const (
 const nonRootUID = 65532
 
 // DeviceArgs are the arguments of the zmq-sidecar binary that runs device
-// type d from the mounted configuration.
-func DeviceArgs(d zmqv1.DeviceType) []string {
-	args := []string{"device", strings.ToLower(string(d)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
+// d from the mounted configuration. --io-threads is given only when
+// d.IOThreads is set, so that a device that does not set it keeps the
+// same pod template (and is not restarted) across operator versions.
+func DeviceArgs(d *zmqv1.DeviceSpec) []string {
+	args := []string{"device", strings.ToLower(string(d.Type)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
+	if d.IOThreads != nil {
+		args = append(args, "--io-threads", strconv.Itoa(int(*d.IOThreads)))
+	}
 	return append(args, deviceShutdownArgs()...)
 }
 
@@ -38,7 +43,7 @@ func devicePodTemplate(c *zmqv1.Component, opts Options) *corev1ac.PodTemplateSp
 	ctr := corev1ac.Container().
 		WithName(DeviceContainer).
 		WithImage(opts.SidecarImage).
-		WithArgs(DeviceArgs(c.Device.Type)...).
+		WithArgs(DeviceArgs(c.Device)...).
 		WithPorts(corev1ac.ContainerPort().
 			WithName(DeviceMetricsPortName).
 			WithContainerPort(zmqv1.DeviceMetricsPort).

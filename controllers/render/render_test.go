@@ -2,6 +2,7 @@ package render
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,6 +194,20 @@ func TestDevicePodTemplate(t *testing.T) {
 	}
 	if ctr.Resources.Limits.Memory().String() != "256Mi" {
 		t.Errorf("memory limit = %s", ctr.Resources.Limits.Memory())
+	}
+
+	// device.ioThreads, when set, becomes --io-threads (0 included: the Go
+	// runtime's default); unset, the args above stay as they were.
+	for _, n := range []int32{0, 4} {
+		c.Device.IOThreads = ptr.To(n)
+		tpl, err := PodTemplate(z, c, Resolve(z, c, "cluster.local"), Options{SidecarImage: "sidecar:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"device", "forwarder", "--config", "/etc/zmq/topology.json", "--listen", ":9918", "--io-threads", strconv.Itoa(int(n)), "--shutdown-delay", "5s", "--drain-timeout", "20s"}
+		if got := tpl.Spec.Containers[0].Args; !reflect.DeepEqual(got, want) {
+			t.Errorf("ioThreads %d: args = %q; want %q", n, got, want)
+		}
 	}
 }
 

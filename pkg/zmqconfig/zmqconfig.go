@@ -27,6 +27,16 @@ const (
 	DeviceBackend  = "backend"
 )
 
+// A device process runs its Go code on DefaultDeviceIOThreads threads at
+// once (GOMAXPROCS) unless its --io-threads flag, rendered from
+// spec.components[].device.ioThreads, sets 0 (the Go runtime's default:
+// the container's CPU limit, else every core) to MaxDeviceIOThreads. One
+// is libzmq's default number of I/O threads (ZMQ_IO_THREADS).
+const (
+	DefaultDeviceIOThreads = 1
+	MaxDeviceIOThreads     = 64
+)
+
 // FormatVersion is the version of the file format this package writes and
 // reads (Config.Version). It changes whenever a field is added or changes
 // meaning, so that a reader meeting a newer file fails loudly instead of
