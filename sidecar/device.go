@@ -31,7 +31,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	var drain drainSettings
 	fs.DurationVar(&drain.delay, "shutdown-delay", 0, "After SIGTERM, how long to keep forwarding before draining (the time for Kubernetes to stop routing new connections to the pod).")
 	fs.DurationVar(&drain.timeout, "drain-timeout", 20*time.Second, "After the delay, how long the device may take to let its peers go and forward what it holds before it closes.")
-	ioThreads := fs.Int("io-threads", zmqconfig.DefaultDeviceIOThreads, "How many threads run the device's Go code at once (GOMAXPROCS), as libzmq's ZMQ_IO_THREADS; 0 keeps the Go runtime's default (the CPU limit, else every core). The GOMAXPROCS environment variable wins.")
+	ioThreads := fs.Int("io-threads", zmqconfig.DefaultDeviceIOThreads, "How many threads run the device's Go code at once (GOMAXPROCS), as libzmq's ZMQ_IO_THREADS; 0 keeps Go's default (the CPU limit rounded up, at least 2, else every CPU). A valid GOMAXPROCS environment variable wins.")
 	const usageLine = "device forwarder|streamer|queue [flags]"
 	// The device type comes first; --help may come instead of it.
 	kind, rest := "", args
@@ -59,7 +59,6 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	if !strings.EqualFold(cfg.Device, kind) {
 		return fmt.Errorf("asked to run a %s but %s describes a %q device", kind, *configPath, cfg.Device)
 	}
-	procs := tuneDeviceRuntime(*ioThreads)
 	log := slog.With("topology", cfg.Topology, "component", cfg.Component, "device", cfg.Device)
 	front, back, err := openDevice(cfg, log)
 	if err != nil {
@@ -67,6 +66,8 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer back.Close()
 	defer front.Close()
+	// The process-wide settings, once the device is sure to run.
+	procs := tuneDeviceRuntime(*ioThreads)
 	fctx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing() // before the sockets close
 	follower := startFollower(fctx, *configPath, cfg, *follow, log,

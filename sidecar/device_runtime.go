@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 )
@@ -23,10 +24,11 @@ const deviceGCPercent = 400
 // reader per peer, the forwarding loop, a writer per peer); on one thread
 // a hand-off between them is a goroutine switch, where on several it wakes
 // a thread on another core and moves the batch's cache lines there.
-// Measured with bench-devices on a 2-core machine, one thread forwarded
-// more and used less CPU per message than two (README, "Device threads").
-// A device with cores of its own that forwards more than one core can
-// handle is given more (spec.components[].device.ioThreads).
+// Measured with bench-devices on a 2-core machine, one thread used less
+// or the same CPU per message than two and forwarded more in most rows
+// (README, "Device threads"). A device with cores of its own that
+// forwards more than one core can handle is given more
+// (spec.components[].device.ioThreads).
 
 // checkIOThreads refuses an --io-threads outside 0..zmqconfig.MaxDeviceIOThreads.
 func checkIOThreads(n int) error {
@@ -38,15 +40,23 @@ func checkIOThreads(n int) error {
 
 // tuneDeviceRuntime applies deviceGCPercent unless the environment sets
 // GOGC, and ioThreads (checked by checkIOThreads) as GOMAXPROCS unless the
-// environment sets GOMAXPROCS; ioThreads 0 keeps the Go runtime's choice
-// (the container's CPU limit, else the machine's cores). It returns the
-// GOMAXPROCS in effect. Both settings are the whole process's.
+// environment sets a GOMAXPROCS that Go accepts (a positive integer);
+// ioThreads 0 keeps Go's default (the container's CPU limit rounded up, at
+// least 2, else every CPU the process may use). It returns the GOMAXPROCS
+// in effect. Both settings are the whole process's.
 func tuneDeviceRuntime(ioThreads int) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(deviceGCPercent)
 	}
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set && ioThreads > 0 {
+	if ioThreads > 0 && !envMaxProcs() {
 		runtime.GOMAXPROCS(ioThreads)
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// envMaxProcs reports whether the environment sets GOMAXPROCS to a value
+// the Go runtime uses; it ignores any other.
+func envMaxProcs() bool {
+	n, err := strconv.Atoi(os.Getenv("GOMAXPROCS"))
+	return err == nil && n > 0
 }

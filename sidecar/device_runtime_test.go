@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zmq-operator/zmq-operator/pkg/zmqconfig"
 )
@@ -54,8 +56,36 @@ func TestDeviceIOThreads(t *testing.T) {
 	}
 	runtime.GOMAXPROCS(prevProcs)
 
+	// A GOMAXPROCS the runtime ignores does not stop the flag either.
+	t.Setenv("GOMAXPROCS", "many")
+	if got := tuneDeviceRuntime(1); got != 1 {
+		t.Errorf("GOMAXPROCS=many in the environment with --io-threads 1: GOMAXPROCS %d; want 1", got)
+	}
+	runtime.GOMAXPROCS(prevProcs)
 	t.Setenv("GOMAXPROCS", strconv.Itoa(prevProcs))
 	if got := tuneDeviceRuntime(1); got != prevProcs {
 		t.Errorf("GOMAXPROCS=%d in the environment with --io-threads 1: GOMAXPROCS %d; want the environment's", prevProcs, got)
+	}
+	os.Unsetenv("GOMAXPROCS")
+
+	// Through the device itself: its usage gives the default, and a
+	// running device applies the flag.
+	var usage strings.Builder
+	if err := runDevice(context.Background(), []string{"streamer", "--help"}, &usage); !errors.Is(err, errHelpShown) {
+		t.Fatalf("device --help: %v; want errHelpShown", err)
+	}
+	if want := "(default " + strconv.Itoa(zmqconfig.DefaultDeviceIOThreads) + ")"; !strings.Contains(usage.String(), want) ||
+		!strings.Contains(usage.String(), "io-threads") {
+		t.Errorf("device usage does not give --io-threads %s:\n%s", want, usage.String())
+	}
+	startDevice(t, "streamer", "PULL", "PUSH", func(_ *zmqconfig.Config, args *[]string) {
+		*args = append(*args, "--io-threads", "1")
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.GOMAXPROCS(0) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("a running device with --io-threads 1: GOMAXPROCS %d; want 1", got)
 	}
 }

@@ -184,12 +184,12 @@ type DeviceSpec struct {
 
 	// ioThreads is how many threads run the device's Go code at once
 	// (GOMAXPROCS), as libzmq's ZMQ_IO_THREADS: 0 to 64, default 1. One
-	// keeps the hand-offs between the device's readers, forwarding loop
-	// and writers on one core, which forwarded the most per core measured;
-	// raise it for a device with CPU of its own that forwards more than
-	// one core can. 0 leaves the Go runtime's default: the container's CPU
-	// limit, else every core of the node. A GOMAXPROCS environment
-	// variable on the container would win, but the device's is not set.
+	// thread keeps the hand-offs between the device's readers, forwarding
+	// loop and writers on one core, which used the least CPU per message
+	// in the project's benchmarks; raise it for a device with CPU of its
+	// own that forwards more than one core can. 0 leaves Go's default: the
+	// container's CPU limit rounded up (at least 2), else every CPU of the
+	// node.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=64

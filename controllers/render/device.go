@@ -26,8 +26,8 @@ const nonRootUID = 65532
 
 // DeviceArgs are the arguments of the zmq-sidecar binary that runs device
 // d from the mounted configuration. --io-threads is given only when
-// d.IOThreads is set, so that a device that does not set it keeps the
-// same pod template (and is not restarted) across operator versions.
+// d.IOThreads is set: unset, the binary's own default applies and the
+// pod template is what it was before the field existed.
 func DeviceArgs(d *zmqv1.DeviceSpec) []string {
 	args := []string{"device", strings.ToLower(string(d.Type)), "--config", zmqconfig.Path, "--listen", ":" + strconv.Itoa(zmqv1.DeviceMetricsPort)}
 	if d.IOThreads != nil {

@@ -28,10 +28,11 @@ const (
 )
 
 // A device process runs its Go code on DefaultDeviceIOThreads threads at
-// once (GOMAXPROCS) unless its --io-threads flag, rendered from
-// spec.components[].device.ioThreads, sets 0 (the Go runtime's default:
-// the container's CPU limit, else every core) to MaxDeviceIOThreads. One
-// is libzmq's default number of I/O threads (ZMQ_IO_THREADS).
+// once (GOMAXPROCS), one as libzmq's default number of I/O threads
+// (ZMQ_IO_THREADS), unless its --io-threads flag, rendered from
+// spec.components[].device.ioThreads, or a GOMAXPROCS environment variable
+// says otherwise. The flag takes 0 (Go's default: the container's CPU
+// limit rounded up, at least 2, else every CPU) to MaxDeviceIOThreads.
 const (
 	DefaultDeviceIOThreads = 1
 	MaxDeviceIOThreads     = 64
