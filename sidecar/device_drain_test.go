@@ -64,7 +64,7 @@ func launchDevice(t *testing.T, device, frontType, backType string, args ...stri
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &deviceProc{front: fmt.Sprintf("127.0.0.1:%d", fp), back: fmt.Sprintf("127.0.0.1:%d", bp), stop: cancel, done: make(chan error, 1)}
 	go func() {
-		p.done <- runDevice(ctx, append([]string{device, "--config", path, "--listen", "", "--io-threads", "0"}, args...), io.Discard)
+		p.done <- runDevice(ctx, append([]string{device, "--config", path, "--listen", ""}, args...), io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -18,18 +18,6 @@ import (
 // many collections, for a heap that stays a few MiB at the default HWMs.
 const deviceGCPercent = 400
 
-// The device's threads: zmqconfig.DefaultDeviceIOThreads (one, as libzmq's
-// ZMQ_IO_THREADS) run its Go code at once unless --io-threads says
-// otherwise. Each direction of a device is a pipeline of goroutines (a
-// reader per peer, the forwarding loop, a writer per peer); on one thread
-// a hand-off between them is a goroutine switch, where on several it wakes
-// a thread on another core and moves the batch's cache lines there.
-// Measured with bench-devices on a 2-core machine, one thread used less
-// or the same CPU per message than two and forwarded more in most rows
-// (README, "Device threads"). A device with cores of its own that
-// forwards more than one core can handle is given more
-// (spec.components[].device.ioThreads).
-
 // checkIOThreads refuses an --io-threads outside 0..zmqconfig.MaxDeviceIOThreads.
 func checkIOThreads(n int) error {
 	if n < 0 || n > zmqconfig.MaxDeviceIOThreads {
@@ -44,6 +32,15 @@ func checkIOThreads(n int) error {
 // ioThreads 0 keeps Go's default (the container's CPU limit rounded up, at
 // least 2, else every CPU the process may use). It returns the GOMAXPROCS
 // in effect. Both settings are the whole process's.
+//
+// Why one thread by default (zmqconfig.DefaultDeviceIOThreads, as libzmq's
+// ZMQ_IO_THREADS): each direction of a device is a pipeline of goroutines
+// (a reader per peer, the forwarding loop, a writer per peer); on one
+// thread a hand-off between them is a goroutine switch, where on several
+// it wakes a thread on another core and moves the batch's cache lines
+// there. Measured with bench-devices on a 2-core machine, one thread used
+// less or the same CPU per message than two and forwarded more in most
+// rows (README, "Device threads").
 func tuneDeviceRuntime(ioThreads int) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(deviceGCPercent)

@@ -53,11 +53,7 @@ func startDevice(t *testing.T, device, frontType, backType string, tweaks ...fun
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	// --io-threads 0: the device runs in the test process, whose
-	// GOMAXPROCS it must leave alone unless a tweak sets the flag again.
-	go func() {
-		done <- runDevice(ctx, append([]string{device, "--config", path, "--io-threads", "0"}, args...), io.Discard)
-	}()
+	go func() { done <- runDevice(ctx, append([]string{device, "--config", path}, args...), io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -115,7 +111,7 @@ func TestDeviceRejectsMismatchedConfig(t *testing.T) {
 	if err := runDevice(context.Background(), []string{"forwarder", "--config", path}, io.Discard); err == nil {
 		t.Error("a forwarder started from a Queue's configuration")
 	}
-	if err := runDevice(context.Background(), []string{"queue", "--config", path, "--io-threads", "0"}, io.Discard); err == nil {
+	if err := runDevice(context.Background(), []string{"queue", "--config", path}, io.Discard); err == nil {
 		t.Error("a queue started without a backend socket")
 	}
 }

@@ -107,7 +107,7 @@ func TestDeviceFollowsEndpoints(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDevice(ctx, []string{"streamer", "--config", path, "--listen", metrics, "--config-poll-interval", "20ms", "--io-threads", "0"}, io.Discard)
+		done <- runDevice(ctx, []string{"streamer", "--config", path, "--listen", metrics, "--config-poll-interval", "20ms"}, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -59,7 +59,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDevice(ctx, []string{"forwarder", "--config", path, "--listen", metricsAddr, "--io-threads", "0"}, io.Discard)
+		done <- runDevice(ctx, []string{"forwarder", "--config", path, "--listen", metricsAddr}, io.Discard)
 	}()
 	defer func() { cancel(); <-done }()
 
