@@ -56,6 +56,43 @@ func BenchmarkCurveThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkRoundTrip measures REQ->REP request/reply round trips over
+// loopback TCP, one request in flight: the latency of a hand-off from a
+// connection's reader to a waiting Recv, at each end.
+func BenchmarkRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	rep := newSock(b, REP)
+	req := newSock(b, REQ, WithLinger(0))
+	connect(b, req, bind(b, rep))
+	waitPeers(b, req, 1)
+	msg := Msg{make([]byte, 16)}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			m, err := rep.Recv(ctx)
+			if err == nil {
+				err = rep.Send(ctx, m)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := req.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := req.Recv(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = rep.Close()
+	<-done
+}
+
 // pump sends b.N messages of size bytes from snd while a goroutine receives
 // them on rcv, timing only that exchange (b.SetBytes counts the payload).
 func pump(ctx context.Context, b *testing.B, snd, rcv *Socket, size int) {

@@ -46,10 +46,11 @@ func lowWater(hwm int) int {
 func (c *conn) inLen() int { return c.inq.len() }
 
 // push appends a batch of messages received on c. It blocks while c's queue
-// is at the HWM and returns false if c or the socket closes meanwhile.
-func (q *fairQueue) push(c *conn, batch []Msg) bool {
+// is at the HWM; ok is false if c or the socket closes meanwhile. woke
+// reports that a receiver was waiting for messages and was signalled.
+func (q *fairQueue) push(c *conn, batch []Msg) (ok, woke bool) {
 	if len(batch) == 0 {
-		return true // an empty queue never joins q.active
+		return true, false // an empty queue never joins q.active
 	}
 	q.mu.Lock()
 	for !c.inDropped && q.hwm > 0 && c.inLen() >= q.hwm {
@@ -58,25 +59,26 @@ func (q *fairQueue) push(c *conn, batch []Msg) bool {
 		select {
 		case <-c.space:
 		case <-c.done:
-			return false
+			return false, false
 		case <-q.closing:
-			return false
+			return false, false
 		}
 		q.mu.Lock()
 	}
 	if c.inDropped {
 		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	if c.inLen() == 0 {
 		q.active = append(q.active, c)
 	}
 	c.inq.pushAll(batch)
-	if q.waiters > 0 {
+	woke = q.waiters > 0
+	if woke {
 		q.signal()
 	}
 	q.mu.Unlock()
-	return true
+	return true, woke
 }
 
 func (q *fairQueue) signal() {
