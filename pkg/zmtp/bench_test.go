@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func BenchmarkCurveThroughput(b *testing.B) {
 // loopback TCP, one request in flight: the latency of a hand-off from a
 // connection's reader to a waiting Recv, at each end.
 func BenchmarkRoundTrip(b *testing.B) {
-	ctx := context.Background()
+	ctx := testCtx(b)
 	rep := newSock(b, REP)
 	req := newSock(b, REQ, WithLinger(0))
 	connect(b, req, bind(b, rep))
@@ -90,7 +91,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 	b.StopTimer()
 	_ = rep.Close()
-	<-done
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		b.Fatalf("the REP side stopped with %v, want ErrClosed from Close", err)
+	}
 }
 
 // pump sends b.N messages of size bytes from snd while a goroutine receives

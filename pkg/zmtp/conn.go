@@ -479,20 +479,28 @@ func (c *conn) readLoop() {
 			c.s.stats.msgsIn.Add(uint64(len(batch)))
 			c.s.stats.bytesIn.Add(bytes)
 			bytes = 0
-			ok, woke := c.s.fq.push(c, batch)
+			ok, handoff := c.s.fq.push(c, batch)
 			if !ok {
 				return
 			}
 			clear(batch)
 			batch = batch[:0]
-			if woke {
-				// A receiver waits for this batch: let it run now, while
-				// the messages are in cache, instead of when the scheduler
-				// preempts a reader that always finds more to read (10 ms
-				// of a fast peer is tens of thousands of messages, and
-				// the queue, its chunks and the messages' memory are
-				// cold by the time they are taken). This is the hand-off
-				// between libzmq's I/O thread and the application's.
+			if handoff {
+				// A receiver waits while this connection's queue holds
+				// as many messages as the default HWM allows: yield so
+				// that it runs now, on this P and this core, while they
+				// are in cache. The woken receiver sits in this P's
+				// runnext; Gosched puts the reader on the global run
+				// queue, behind it. Without the yield, a reader whose
+				// peer always has more to send and whose RCVHWM is
+				// unbounded (or above the default) would run on until
+				// preempted, about 10 ms, on one P (a device's default,
+				// device.ioThreads): tens of thousands of messages whose
+				// memory, and the queue's, is cold by the time they are
+				// taken. With several Ps, another P would steal the
+				// receiver and take them on another core. A reader at a
+				// lower HWM blocks, handing off, and one about to block
+				// on its read hands off anyway.
 				runtime.Gosched()
 			}
 		}

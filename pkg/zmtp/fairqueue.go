@@ -45,10 +45,18 @@ func lowWater(hwm int) int {
 
 func (c *conn) inLen() int { return c.inq.len() }
 
+// handoffLen is how many messages a connection's receive queue holds
+// before its reader yields to a receiver that waits for them (push,
+// conn.readLoop): what a reader at the default HWM would hold when it
+// blocks, handing off.
+const handoffLen = DefaultHWM
+
 // push appends a batch of messages received on c. It blocks while c's queue
-// is at the HWM; ok is false if c or the socket closes meanwhile. woke
-// reports that a receiver was waiting for messages and was signalled.
-func (q *fairQueue) push(c *conn, batch []Msg) (ok, woke bool) {
+// is at the HWM; ok is false if c or the socket closes meanwhile. handoff
+// reports that a receiver waits for messages (it was signalled, now or by
+// an earlier push, and has not run since) while c's queue holds at least
+// handoffLen of them: the reader should yield to it.
+func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 	if len(batch) == 0 {
 		return true, false // an empty queue never joins q.active
 	}
@@ -73,12 +81,12 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, woke bool) {
 		q.active = append(q.active, c)
 	}
 	c.inq.pushAll(batch)
-	woke = q.waiters > 0
-	if woke {
+	if q.waiters > 0 {
 		q.signal()
+		handoff = c.inLen() >= handoffLen
 	}
 	q.mu.Unlock()
-	return true, woke
+	return true, handoff
 }
 
 func (q *fairQueue) signal() {

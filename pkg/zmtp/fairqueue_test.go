@@ -3,32 +3,70 @@ package zmtp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
 
-// TestFairQueuePushReportsAWaitingReceiver checks what the reader's
-// hand-off relies on (conn.readLoop yields to the receiver it woke): push
-// reports woke only when a receiver was waiting for messages, and that
-// receiver gets the batch.
-func TestFairQueuePushReportsAWaitingReceiver(t *testing.T) {
+// TestFairQueuePushHandoff checks when push tells a reader to yield
+// (conn.readLoop): only while a receiver waits for messages and the
+// reader's queue holds handoffLen of them, never with nobody receiving
+// however long the queue, and the waiting receiver gets the messages in
+// order.
+func TestFairQueuePushHandoff(t *testing.T) {
 	closing := make(chan struct{})
 	defer close(closing)
-	q := newFairQueue(0, closing)
+	q := newFairQueue(0, closing) // unbounded, as a device's burst runs
 	c := &conn{space: make(chan struct{}, 1), done: make(chan struct{})}
-
-	if ok, woke := q.push(c, []Msg{{[]byte("a")}}); !ok || woke {
-		t.Fatalf("push with nobody receiving: ok %v woke %v, want ok and not woke", ok, woke)
-	}
-	if _, m, err := q.pop(context.Background()); err != nil || !bytes.Equal(m[0], []byte("a")) {
-		t.Fatalf("pop: %q, %v; want the queued message", m, err)
-	}
-	if ok, woke := q.push(c, nil); !ok || woke {
-		t.Fatalf("push of an empty batch: ok %v woke %v, want ok and not woke", ok, woke)
+	batch := func(from, n int) []Msg {
+		b := make([]Msg, n)
+		for i := range b {
+			b[i] = Msg{[]byte(fmt.Sprint(from + i))}
+		}
+		return b
 	}
 
+	if ok, handoff := q.push(c, nil); !ok || handoff {
+		t.Fatalf("push of an empty batch: ok %v handoff %v, want ok only", ok, handoff)
+	}
+	if ok, handoff := q.push(c, batch(0, 2*handoffLen)); !ok || handoff {
+		t.Fatalf("push of %d messages with nobody receiving: ok %v handoff %v, want ok only", 2*handoffLen, ok, handoff)
+	}
+	for i := 0; i < 2*handoffLen; i++ {
+		if _, m, err := q.pop(context.Background()); err != nil || string(m[0]) != fmt.Sprint(i) {
+			t.Fatalf("pop %d: %q, %v; want message %d", i, m, err, i)
+		}
+	}
+
+	// A receiver waiting in popUntil counts in q.waiters from when it
+	// starts waiting until it runs again after a signal: two pushes in
+	// that time, the second filling the queue to handoffLen.
+	q.mu.Lock()
+	q.waiters++
+	q.mu.Unlock()
+	if ok, handoff := q.push(c, batch(0, handoffLen-1)); !ok || handoff {
+		t.Fatalf("push of %d messages with a receiver waiting: ok %v handoff %v, want ok only", handoffLen-1, ok, handoff)
+	}
+	if ok, handoff := q.push(c, batch(handoffLen-1, 1)); !ok || !handoff {
+		t.Fatalf("push to %d queued with a receiver waiting: ok %v handoff %v, want both", handoffLen, ok, handoff)
+	}
+	select {
+	case <-q.notify:
+	default:
+		t.Fatal("the waiting receiver was not signalled")
+	}
+	q.mu.Lock()
+	q.waiters--
+	q.mu.Unlock()
+
+	// A real receiver, waiting, gets what a push queues, first to last.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	for i := 0; i < handoffLen; i++ {
+		if _, m, err := q.pop(ctx); err != nil || string(m[0]) != fmt.Sprint(i) {
+			t.Fatalf("pop %d: %q, %v; want message %d", i, m, err, i)
+		}
+	}
 	got := make(chan Msg, 1)
 	go func() {
 		_, m, err := q.pop(ctx)
@@ -46,10 +84,10 @@ func TestFairQueuePushReportsAWaitingReceiver(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if ok, woke := q.push(c, []Msg{{[]byte("b")}}); !ok || !woke {
-		t.Fatalf("push with a receiver waiting: ok %v woke %v, want both", ok, woke)
+	if ok, _ := q.push(c, []Msg{{[]byte("last")}}); !ok {
+		t.Fatal("push refused")
 	}
-	if m := <-got; len(m) != 1 || !bytes.Equal(m[0], []byte("b")) {
+	if m := <-got; len(m) != 1 || !bytes.Equal(m[0], []byte("last")) {
 		t.Fatalf("the waiting receiver got %q, want the pushed message", m)
 	}
 }
