@@ -48,14 +48,16 @@ func (c *conn) inLen() int { return c.inq.len() }
 // handoffLen is how many messages a connection's receive queue holds
 // before its reader yields to a receiver that waits for them (push,
 // conn.readLoop): what a reader at the default HWM would hold when it
-// blocks, handing off.
+// blocks, handing off. A queue whose HWM is no larger blocks first, and
+// never asks for the yield.
 const handoffLen = DefaultHWM
 
 // push appends a batch of messages received on c. It blocks while c's queue
 // is at the HWM; ok is false if c or the socket closes meanwhile. handoff
 // reports that a receiver waits for messages (it was signalled, now or by
-// an earlier push, and has not run since) while c's queue holds at least
-// handoffLen of them: the reader should yield to it.
+// an earlier push, and has not run since) while c's queue, unbounded or
+// with an HWM above handoffLen, holds at least handoffLen of them: the
+// reader should yield to it.
 func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 	if len(batch) == 0 {
 		return true, false // an empty queue never joins q.active
@@ -83,7 +85,7 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 	c.inq.pushAll(batch)
 	if q.waiters > 0 {
 		q.signal()
-		handoff = c.inLen() >= handoffLen
+		handoff = (q.hwm <= 0 || q.hwm > handoffLen) && c.inLen() >= handoffLen
 	}
 	q.mu.Unlock()
 	return true, handoff

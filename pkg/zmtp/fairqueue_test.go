@@ -10,9 +10,9 @@ import (
 
 // TestFairQueuePushHandoff checks when push tells a reader to yield
 // (conn.readLoop): only while a receiver waits for messages and the
-// reader's queue holds handoffLen of them, never with nobody receiving
-// however long the queue, and the waiting receiver gets the messages in
-// order.
+// reader's queue, unbounded or above handoffLen, holds handoffLen of them;
+// never with nobody receiving however long the queue, nor at a smaller
+// HWM; and the waiting receiver gets the messages in order.
 func TestFairQueuePushHandoff(t *testing.T) {
 	closing := make(chan struct{})
 	defer close(closing)
@@ -58,6 +58,14 @@ func TestFairQueuePushHandoff(t *testing.T) {
 	q.mu.Lock()
 	q.waiters--
 	q.mu.Unlock()
+
+	// At an HWM no larger than handoffLen the reader blocks at the HWM
+	// instead, handing off: push never asks it to yield.
+	bounded := newFairQueue(handoffLen, closing)
+	bounded.waiters++
+	if ok, handoff := bounded.push(&conn{space: make(chan struct{}, 1), done: make(chan struct{})}, batch(0, handoffLen)); !ok || handoff {
+		t.Fatalf("push to a queue at its HWM %d with a receiver waiting: ok %v handoff %v, want ok only", handoffLen, ok, handoff)
+	}
 
 	// A real receiver, waiting, gets what a push queues, first to last.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
