@@ -486,21 +486,16 @@ func (c *conn) readLoop() {
 			clear(batch)
 			batch = batch[:0]
 			if handoff {
-				// A receiver waits while this connection's queue holds
-				// as many messages as the default HWM allows: yield so
-				// that it runs now, on this P and this core, while they
-				// are in cache. The woken receiver sits in this P's
-				// runnext; Gosched puts the reader on the global run
-				// queue, behind it. Without the yield, a reader whose
-				// peer always has more to send and whose RCVHWM is
-				// unbounded (or above the default) would run on until
-				// preempted, about 10 ms, on one P (a device's default,
-				// device.ioThreads): tens of thousands of messages whose
-				// memory, and the queue's, is cold by the time they are
-				// taken. With several Ps, another P would steal the
-				// receiver and take them on another core. A reader at a
-				// lower HWM blocks, handing off, and one about to block
-				// on its read hands off anyway.
+				// A receiver waits and this queue is long (handoffLen
+				// says when): yield so that it takes the messages now,
+				// on this P and core, while they are in cache. The woken
+				// receiver sits in this P's runnext; Gosched puts the
+				// reader on the global run queue, behind it. Otherwise,
+				// on one P (a device's default, device.ioThreads), a
+				// reader whose peer always has more to send runs on until
+				// preempted, about 10 ms, and the messages are cold when
+				// taken; with several, another P steals the receiver and
+				// takes them on another core.
 				runtime.Gosched()
 			}
 		}

@@ -17,7 +17,8 @@ func TestFairQueuePushHandoff(t *testing.T) {
 	closing := make(chan struct{})
 	defer close(closing)
 	q := newFairQueue(0, closing) // unbounded, as a device's burst runs
-	c := &conn{space: make(chan struct{}, 1), done: make(chan struct{})}
+	newConn := func() *conn { return &conn{space: make(chan struct{}, 1), done: make(chan struct{})} }
+	c := newConn()
 	batch := func(from, n int) []Msg {
 		b := make([]Msg, n)
 		for i := range b {
@@ -63,7 +64,7 @@ func TestFairQueuePushHandoff(t *testing.T) {
 	// instead, handing off: push never asks it to yield.
 	bounded := newFairQueue(handoffLen, closing)
 	bounded.waiters++
-	if ok, handoff := bounded.push(&conn{space: make(chan struct{}, 1), done: make(chan struct{})}, batch(0, handoffLen)); !ok || handoff {
+	if ok, handoff := bounded.push(newConn(), batch(0, handoffLen)); !ok || handoff {
 		t.Fatalf("push to a queue at its HWM %d with a receiver waiting: ok %v handoff %v, want ok only", handoffLen, ok, handoff)
 	}
 
