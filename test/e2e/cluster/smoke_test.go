@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,9 +270,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestUpFailureTearsDown starts a cluster whose kube-scheduler exits at once:
-// Up must fail naming kube-scheduler's log and leave nothing behind.
-func TestUpFailureTearsDown(t *testing.T) {
+// brokenSchedulerBins returns a binary directory like the real one whose
+// kube-scheduler exits at once, or skips the test where no cluster can run.
+func brokenSchedulerBins(t *testing.T) string {
+	t.Helper()
 	bins := binDir(t)
 	if err := cluster.Preflight(bins); err != nil {
 		if errors.Is(err, cluster.ErrUnsupported) {
@@ -292,6 +294,13 @@ func TestUpFailureTearsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return fake
+}
+
+// TestUpFailureTearsDown starts a cluster whose kube-scheduler exits at once:
+// Up must fail naming kube-scheduler's log and leave nothing behind.
+func TestUpFailureTearsDown(t *testing.T) {
+	fake := brokenSchedulerBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	wd := workDir(t)
@@ -308,6 +317,88 @@ func TestUpFailureTearsDown(t *testing.T) {
 	if _, err := cluster.Attach(wd); err == nil {
 		t.Errorf("state.json still present after the failed Up")
 	}
+	checkHostClean(t, wd)
+}
+
+// TestUpReclaimsKilledCluster leaves a partial cluster running (its
+// kube-scheduler exits; KeepOnFailure) and SIGKILLs every process it
+// recorded, as a stopped CI job or a lost session does, so that its
+// address, bridge, iptables rules and mounts stay behind. Up in another
+// work dir must refuse while one of those processes lives, then tear the
+// dead cluster down and go on to start its own.
+func TestUpReclaimsKilledCluster(t *testing.T) {
+	fake := brokenSchedulerBins(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	first, second := filepath.Join(workDir(t), "first"), filepath.Join(workDir(t), "second")
+	c, err := cluster.Up(ctx, cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, KeepOnFailure: true})
+	if err == nil {
+		_ = c.Down(ctx)
+		t.Fatal("Up succeeded with a broken kube-scheduler")
+	}
+	if c == nil {
+		t.Fatalf("Up with KeepOnFailure returned no cluster: %v", err)
+	}
+	reclaimed := false
+	t.Cleanup(func() {
+		if !reclaimed {
+			_ = c.Down(context.Background())
+		}
+	})
+
+	_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}})
+	if err == nil || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("Up beside a live cluster: got %v, want an error naming %s as running", err, first)
+	}
+	t.Logf("beside a live cluster: %v", err)
+
+	var killed []string
+	for _, p := range c.Status().Procs {
+		if p.Alive {
+			_ = syscall.Kill(p.PID, syscall.SIGKILL)
+			killed = append(killed, p.Name)
+		}
+	}
+	if len(killed) == 0 {
+		t.Fatal("the partial cluster has no live process to kill")
+	}
+	t.Logf("SIGKILLed %s", strings.Join(killed, ", "))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		alive := 0
+		for _, p := range c.Status().Procs {
+			if p.Alive {
+				alive++
+			}
+		}
+		if alive == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes still alive 10s after SIGKILL", alive)
+		}
+	}
+	if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); !strings.Contains(out, "10.250.0.1/") {
+		t.Fatalf("the killed cluster left no address on lo, so this test shows nothing:\n%s", out)
+	}
+
+	_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}})
+	if err == nil {
+		t.Fatal("Up succeeded with a broken kube-scheduler")
+	}
+	reclaimed = true
+	if want := filepath.Join(second, "logs", "kube-scheduler.log"); !strings.Contains(err.Error(), want) {
+		t.Fatalf("Up after the kill did not reach its own kube-scheduler: %v", err)
+	}
+	if _, err := cluster.Attach(first); err == nil {
+		t.Errorf("the killed cluster's state.json is still present")
+	}
+	checkHostClean(t, first)
+}
+
+// checkHostClean fails t if anything a cluster sets up on the host is left:
+// the node address, the bridge, iptables rules, mounts under workDir.
+func checkHostClean(t *testing.T, workDir string) {
+	t.Helper()
 	if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); strings.Contains(out, "10.250.0.1/") {
 		t.Errorf("10.250.0.1 still on lo")
 	}
@@ -316,6 +407,13 @@ func TestUpFailureTearsDown(t *testing.T) {
 	}
 	if _, err := os.Stat("/sys/class/net/zmqe2e0"); err == nil {
 		t.Errorf("bridge left")
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], workDir+"/") {
+				t.Errorf("mount left: %s", f[4])
+			}
+		}
 	}
 }
 

@@ -96,25 +96,22 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := Preflight(cfg.BinDir); err != nil {
 		return nil, err
 	}
-	if st, err := loadState(cfg.WorkDir); err == nil {
-		oldCfg := st.Config
-		oldCfg.Log = cfg.Log
-		old := &Cluster{cfg: oldCfg, st: st, exited: map[string]chan struct{}{}}
-		for _, p := range st.Procs {
-			if p.alive() {
-				return nil, fmt.Errorf("a cluster is already running in %s (%s pid %d); tear it down first: %s", cfg.WorkDir, p.Name, p.PID, downHint(cfg.WorkDir))
-			}
-		}
-		fmt.Fprintf(cfg.Log, "==> cleaning up a stale cluster state in %s\n", cfg.WorkDir)
-		if err := old.Down(ctx); err != nil {
-			return nil, fmt.Errorf("cleaning up stale state: %w", err)
-		}
+	if err := reclaimStale(ctx, cfg.WorkDir, cfg.Log); err != nil {
+		return nil, err
 	}
 	if hostHasAddr(ctx, cfg.NodeIP) || linkExists(bridgeName) {
-		if wd := ActiveWorkDir(); wd != "" {
-			return nil, fmt.Errorf("another local cluster runs on this machine (work dir %s); tear it down first: %s", wd, downHint(wd))
+		// A cluster killed without its tear-down (SIGKILL, a stopped CI
+		// job, a lost machine session) leaves its address, bridge,
+		// iptables rules and mounts behind; reclaim it when none of its
+		// processes lives.
+		if wd := ActiveWorkDir(); wd != "" && wd != cfg.WorkDir {
+			if err := reclaimStale(ctx, wd, cfg.Log); err != nil {
+				return nil, err
+			}
 		}
-		return nil, fmt.Errorf("%s is already configured on this host or interface %s exists (another cluster?)", cfg.NodeIP, bridgeName)
+		if hostHasAddr(ctx, cfg.NodeIP) || linkExists(bridgeName) {
+			return nil, fmt.Errorf("%s is already configured on this host or interface %s exists, and no cluster state records it; remove them by hand (ip addr del %s/32 dev lo; ip link del %s)", cfg.NodeIP, bridgeName, cfg.NodeIP, bridgeName)
+		}
 	}
 	c := &Cluster{cfg: cfg, exited: map[string]chan struct{}{}}
 	c.st = &state{Config: cfg, NodeName: NodeName, Bridge: bridgeName, Started: time.Now()}
@@ -493,6 +490,33 @@ func ActiveWorkDir() string {
 
 func writeActive(workDir string) error {
 	return os.WriteFile(activeFile, []byte(workDir+"\n"), 0o644)
+}
+
+// reclaimStale tears down the cluster recorded in workDir if none of its
+// processes is alive (it was killed without its tear-down). It returns nil
+// when workDir records no cluster, and an error naming the process and the
+// tear-down command when one still runs.
+func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
+	st, err := loadState(workDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the state of the cluster in %s: %w; tear it down first: %s", workDir, err, downHint(workDir))
+	}
+	for _, p := range st.Procs {
+		if p.alive() {
+			return fmt.Errorf("a cluster is already running on this machine (work dir %s, %s pid %d); tear it down first: %s", workDir, p.Name, p.PID, downHint(workDir))
+		}
+	}
+	cfg := st.Config
+	cfg.Log = log
+	old := &Cluster{cfg: cfg, st: st, exited: map[string]chan struct{}{}}
+	fmt.Fprintf(log, "==> reclaiming the cluster left in %s (none of its processes runs)\n", workDir)
+	if err := old.Down(ctx); err != nil {
+		return fmt.Errorf("tearing down the stale cluster in %s: %w", workDir, err)
+	}
+	return nil
 }
 
 func downHint(workDir string) string {
