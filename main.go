@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -37,6 +36,7 @@ import (
 	"github.com/zmq-operator/zmq-operator/controllers"
 	"github.com/zmq-operator/zmq-operator/controllers/linkpoll"
 	"github.com/zmq-operator/zmq-operator/controllers/render"
+	"github.com/zmq-operator/zmq-operator/internal/gomemlimit"
 	"github.com/zmq-operator/zmq-operator/internal/webhook/certs"
 	webhookv1alpha1 "github.com/zmq-operator/zmq-operator/internal/webhook/v1alpha1"
 )
@@ -117,13 +117,11 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
-	// A soft memory limit at 90% of the container's (cgroup) limit, so
-	// that the garbage collector works harder as the caches grow instead
-	// of the kernel killing the manager (the chart's limit is 256Mi). An
-	// explicit GOMEMLIMIT wins; AUTOMEMLIMIT=off disables it; no limit, no
-	// change.
-	if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup),
-		memlimit.WithLogger(slog.New(logr.ToSlogHandler(log)))); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	// A soft memory limit below the container's, so that the garbage
+	// collector works harder as the caches grow instead of the kernel
+	// killing the manager (the chart's limit is 256Mi).
+	if _, err := gomemlimit.Set(ctx, slog.New(logr.ToSlogHandler(log)), gomemlimit.RefreshInterval); err != nil {
 		log.Error(err, "setting GOMEMLIMIT from the cgroup's memory limit")
 	}
 	// The manager's heap is mostly its caches, which live as long as it
@@ -313,7 +311,7 @@ func run() error {
 	}
 
 	log.Info("starting manager", "version", version, "sidecarImage", renderOpts.SidecarImage, "operatorNamespace", npOpts.OperatorNamespace, "watchNamespaces", namespaces, "webhookCertMode", mode)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }
 
 // envOr returns the environment variable key, or def when it is unset or

@@ -47,6 +47,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	a := newAgent(cfg, *interval, *timeout)
+	setMemoryLimit(ctx, a.log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a, buildInfo(), a.followConfig(ctx, *configPath, *follow))
 	srv := &http.Server{Addr: *listen, Handler: a.handler(reg), ReadHeaderTimeout: 5 * time.Second}

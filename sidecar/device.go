@@ -68,6 +68,7 @@ func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	defer front.Close()
 	// The process-wide settings, once the device is sure to run.
 	procs := tuneDeviceRuntime(*ioThreads)
+	setMemoryLimit(ctx, log)
 	fctx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing() // before the sockets close
 	follower := startFollower(fctx, *configPath, cfg, *follow, log,

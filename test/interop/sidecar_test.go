@@ -173,10 +173,26 @@ func scWriteConfig(t *testing.T, cfg *zmqconfig.Config) string {
 // sends SIGTERM and requires exit status 0 within 5 s.
 func startSidecar(t *testing.T, readyPath string, args ...string) *sidecarProc {
 	t.Helper()
+	return startSidecarOpts(t, procOpts{}, readyPath, args...)
+}
+
+// procOpts changes how startSidecarOpts runs the binary.
+type procOpts struct {
+	wrap []string // a command that execs the binary and its arguments, appended to it
+	env  []string // added to the environment ("K=V")
+}
+
+// startSidecarOpts is startSidecar with o applied.
+func startSidecarOpts(t *testing.T, o procOpts, readyPath string, args ...string) *sidecarProc {
+	t.Helper()
 	bin := sidecarBinary(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", scFreePort(t))
 	p := &sidecarProc{out: &syncBuffer{}, exited: make(chan struct{}), base: "http://" + listen}
-	p.cmd = exec.Command(bin, append(args, "--listen", listen)...)
+	argv := append(append(append([]string(nil), o.wrap...), bin), append(args, "--listen", listen)...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	if len(o.env) > 0 {
+		p.cmd.Env = append(os.Environ(), o.env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -207,6 +223,12 @@ func startAgentProc(t *testing.T, cfg *zmqconfig.Config, interval time.Duration)
 // endpoints. tweak may change the configuration (socket options).
 func startDeviceProc(t *testing.T, kind, frontType, backType string, tweak func(*zmqconfig.Config)) (p *sidecarProc, front, back string) {
 	t.Helper()
+	return startDeviceProcOpts(t, procOpts{}, kind, frontType, backType, tweak)
+}
+
+// startDeviceProcOpts is startDeviceProc with o applied.
+func startDeviceProcOpts(t *testing.T, o procOpts, kind, frontType, backType string, tweak func(*zmqconfig.Config)) (p *sidecarProc, front, back string) {
+	t.Helper()
 	fp, bp := scFreePort(t), scFreePort(t)
 	cfg := &zmqconfig.Config{Topology: "interop", Namespace: "ns", Component: kind,
 		Device: strings.ToUpper(kind[:1]) + kind[1:], // "Forwarder", as the operator writes it
@@ -218,7 +240,7 @@ func startDeviceProc(t *testing.T, kind, frontType, backType string, tweak func(
 		tweak(cfg)
 	}
 	// The device serves /metrics only after both sockets are bound.
-	p = startSidecar(t, "/metrics", "device", kind, "--config", scWriteConfig(t, cfg))
+	p = startSidecarOpts(t, o, "/metrics", "device", kind, "--config", scWriteConfig(t, cfg))
 	return p, cfg.Sockets[0].Endpoints[0], cfg.Sockets[1].Endpoints[0]
 }
 

@@ -1,0 +1,45 @@
+// Package gomemlimit gives a Go process a soft memory limit (GOMEMLIMIT,
+// runtime/debug.SetMemoryLimit) below its container's memory limit, so that
+// the garbage collector works harder as the heap nears the limit instead of
+// the kernel's OOM killer ending the process.
+//
+// The limit is read from the process's cgroup (v1 memory.limit_in_bytes or
+// v2 memory.max) by github.com/KimMachineGun/automemlimit. An explicit
+// GOMEMLIMIT environment variable wins; AUTOMEMLIMIT=off turns this off,
+// and AUTOMEMLIMIT=<ratio in (0,1]> replaces Ratio. A container without a
+// memory limit keeps Go's default (no soft limit).
+package gomemlimit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+)
+
+// Ratio is the share of the container's memory limit that the Go runtime
+// may use: the rest is for what it does not count (the binary's pages,
+// kernel socket buffers charged to the container, cgo allocations).
+const Ratio = 0.9
+
+// RefreshInterval is how often the container's limit is read again, so that
+// an in-place resize of the pod (Kubernetes InPlacePodVerticalScaling) takes
+// effect without a restart.
+const RefreshInterval = time.Minute
+
+// Set sets the soft limit to Ratio of the container's memory limit, reads
+// the limit again every refresh (0: never) until ctx ends, and returns the soft limit in
+// effect in bytes (math.MaxInt64 when there is none). log gets one line
+// saying what was set or skipped. On error the previous limit stays.
+func Set(ctx context.Context, log *slog.Logger, refresh time.Duration) (int64, error) {
+	opts := []memlimit.Option{
+		memlimit.WithRatio(Ratio),
+		memlimit.WithProvider(memlimit.FromCgroup),
+		memlimit.WithLogger(log),
+	}
+	if refresh > 0 {
+		opts = append(opts, memlimit.WithRefreshInterval(ctx, refresh))
+	}
+	return memlimit.Set(opts...)
+}
