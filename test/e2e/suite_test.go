@@ -56,6 +56,7 @@ func runSuite(m *testing.M) int {
 		WorkDir: filepath.Join(repoRoot, ".e2e-cluster"),
 		BinDir:  binDir,
 		Log:     os.Stdout,
+		Owner:   os.Getpid(), // a timed-out run's cluster is reclaimed by the next
 	})
 	if errors.Is(err, cluster.ErrUnsupported) {
 		skipReason = err.Error()

@@ -58,6 +58,12 @@ type Config struct {
 	// KeepOnFailure leaves whatever started running when Up fails (for
 	// debugging; tear it down later with Attach + Down).
 	KeepOnFailure bool `json:"-"`
+	// Owner is the PID of the process the cluster lives for, such as a
+	// test binary that tears it down when it ends. Once that process is
+	// gone (killed, or its test timed out) a later Up may tear the cluster
+	// down even while its components run. 0 (cmd/cluster up): the cluster
+	// outlives the process that started it, and only Down ends it.
+	Owner int `json:"-"`
 }
 
 // Fixed names and ports. All ports are bound on NodeIP only.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,7 @@ func TestSmoke(t *testing.T) {
 	t.Logf("httpecho image built in %.1fs", time.Since(t0).Seconds())
 
 	t0 = time.Now()
-	c, err := cluster.Up(ctx, cluster.Config{WorkDir: workDir(t), BinDir: binDir(t), Log: testWriter{t}})
+	c, err := cluster.Up(ctx, cluster.Config{WorkDir: workDir(t), BinDir: binDir(t), Log: testWriter{t}, Owner: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestUpFailureTearsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	wd := workDir(t)
-	c, err := cluster.Up(ctx, cluster.Config{WorkDir: wd, BinDir: fake, Log: testWriter{t}})
+	c, err := cluster.Up(ctx, cluster.Config{WorkDir: wd, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
 	if err == nil {
 		_ = c.Down(ctx)
 		t.Fatal("Up succeeded with a broken kube-scheduler")
@@ -320,79 +321,156 @@ func TestUpFailureTearsDown(t *testing.T) {
 	checkHostClean(t, wd)
 }
 
-// TestUpReclaimsKilledCluster leaves a partial cluster running (its
-// kube-scheduler exits; KeepOnFailure) and SIGKILLs every process it
-// recorded, as a stopped CI job or a lost session does, so that its
-// address, bridge, iptables rules and mounts stay behind. Up in another
-// work dir must refuse while one of those processes lives, then tear the
-// dead cluster down and go on to start its own.
-func TestUpReclaimsKilledCluster(t *testing.T) {
+// TestUpReclaimsLeftCluster leaves a partial cluster running (its
+// kube-scheduler exits; KeepOnFailure) and orphans it in one of two ways:
+// a cluster without an owner (as `cmd/cluster up` starts) has every
+// component SIGKILLed, as a stopped CI job or a lost session does, which
+// leaves its address, bridge, iptables rules and mounts behind; a cluster
+// started for an owner process loses it while the components run, as when
+// a test binary times out. Up in another work dir must refuse while the
+// cluster is in use, then tear it down and start its own.
+func TestUpReclaimsLeftCluster(t *testing.T) {
+	fake := brokenSchedulerBins(t)
+	for _, tc := range []struct {
+		name   string
+		owned  bool
+		orphan func(t *testing.T, c *cluster.Cluster, owner *exec.Cmd)
+	}{
+		{"components killed", false, func(t *testing.T, c *cluster.Cluster, _ *exec.Cmd) {
+			var killed []string
+			for _, p := range c.Status().Procs {
+				if p.Alive {
+					_ = syscall.Kill(p.PID, syscall.SIGKILL)
+					killed = append(killed, p.Name)
+				}
+			}
+			if len(killed) == 0 {
+				t.Fatal("the partial cluster has no live process to kill")
+			}
+			t.Logf("SIGKILLed %s", strings.Join(killed, ", "))
+			waitProcs(t, c, 0)
+		}},
+		{"owner gone", true, func(t *testing.T, c *cluster.Cluster, owner *exec.Cmd) {
+			_ = owner.Process.Kill()
+			_ = owner.Wait()
+			t.Logf("killed the owner, pid %d", owner.Process.Pid)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			owner := exec.Command("sleep", "600")
+			if err := owner.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = owner.Process.Kill(); _ = owner.Wait() })
+			first, second := filepath.Join(workDir(t), "first"), filepath.Join(workDir(t), "second")
+			cfg := cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, KeepOnFailure: true}
+			if tc.owned {
+				cfg.Owner = owner.Process.Pid
+			}
+			c, err := cluster.Up(ctx, cfg)
+			if err == nil {
+				_ = c.Down(ctx)
+				t.Fatal("Up succeeded with a broken kube-scheduler")
+			}
+			if c == nil {
+				t.Fatalf("Up with KeepOnFailure returned no cluster: %v", err)
+			}
+			t.Cleanup(func() {
+				if _, err := cluster.Attach(first); err == nil { // not reclaimed
+					_ = c.Down(context.Background())
+				}
+			})
+
+			_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
+			if err == nil || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "already running") {
+				t.Fatalf("Up beside a cluster in use: got %v, want an error naming %s as running", err, first)
+			}
+			t.Logf("beside a cluster in use: %v", err)
+
+			tc.orphan(t, c, owner)
+			if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); !strings.Contains(out, "10.250.0.1/") {
+				t.Fatalf("the orphaned cluster left no address on lo, so this test shows nothing:\n%s", out)
+			}
+
+			_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
+			if err == nil {
+				t.Fatal("Up succeeded with a broken kube-scheduler")
+			}
+			if want := filepath.Join(second, "logs", "kube-scheduler.log"); !strings.Contains(err.Error(), want) {
+				t.Fatalf("Up after the orphaning did not reach its own kube-scheduler: %v", err)
+			}
+			if _, err := cluster.Attach(first); err == nil {
+				t.Errorf("the orphaned cluster's state.json is still present")
+			}
+			waitProcs(t, c, 0)
+			checkHostClean(t, first)
+		})
+	}
+}
+
+// TestUpWaitsForAnotherUp starts a cluster (whose kube-scheduler exits)
+// and, once its address is on lo and before any of its processes may run,
+// a second one in another work dir. The second Up must wait for the first
+// to end rather than take the first for a cluster left behind and tear it
+// down while it starts; then it starts its own.
+func TestUpWaitsForAnotherUp(t *testing.T) {
 	fake := brokenSchedulerBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	first, second := filepath.Join(workDir(t), "first"), filepath.Join(workDir(t), "second")
-	c, err := cluster.Up(ctx, cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, KeepOnFailure: true})
-	if err == nil {
-		_ = c.Down(ctx)
-		t.Fatal("Up succeeded with a broken kube-scheduler")
-	}
-	if c == nil {
-		t.Fatalf("Up with KeepOnFailure returned no cluster: %v", err)
-	}
-	reclaimed := false
-	t.Cleanup(func() {
-		if !reclaimed {
-			_ = c.Down(context.Background())
-		}
-	})
-
-	_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}})
-	if err == nil || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "already running") {
-		t.Fatalf("Up beside a live cluster: got %v, want an error naming %s as running", err, first)
-	}
-	t.Logf("beside a live cluster: %v", err)
-
-	var killed []string
-	for _, p := range c.Status().Procs {
-		if p.Alive {
-			_ = syscall.Kill(p.PID, syscall.SIGKILL)
-			killed = append(killed, p.Name)
-		}
-	}
-	if len(killed) == 0 {
-		t.Fatal("the partial cluster has no live process to kill")
-	}
-	t.Logf("SIGKILLed %s", strings.Join(killed, ", "))
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		alive := 0
-		for _, p := range c.Status().Procs {
-			if p.Alive {
-				alive++
-			}
-		}
-		if alive == 0 {
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := cluster.Up(ctx, cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
+		firstErr <- err
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); strings.Contains(out, "10.250.0.1/") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d processes still alive 10s after SIGKILL", alive)
+			t.Fatal("the first cluster never put its address on lo")
 		}
 	}
-	if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); !strings.Contains(out, "10.250.0.1/") {
-		t.Fatalf("the killed cluster left no address on lo, so this test shows nothing:\n%s", out)
-	}
-
-	_, err = cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: testWriter{t}})
+	var log strings.Builder
+	_, err := cluster.Up(ctx, cluster.Config{WorkDir: second, BinDir: fake, Log: io.MultiWriter(&log, testWriter{t}), Owner: os.Getpid()})
 	if err == nil {
 		t.Fatal("Up succeeded with a broken kube-scheduler")
 	}
-	reclaimed = true
-	if want := filepath.Join(second, "logs", "kube-scheduler.log"); !strings.Contains(err.Error(), want) {
-		t.Fatalf("Up after the kill did not reach its own kube-scheduler: %v", err)
+	if want := filepath.Join(first, "logs", "kube-scheduler.log"); !strings.Contains((<-firstErr).Error(), want) {
+		t.Errorf("the first Up did not fail at its own kube-scheduler (was it torn down under it?)")
 	}
-	if _, err := cluster.Attach(first); err == nil {
-		t.Errorf("the killed cluster's state.json is still present")
+	if !strings.Contains(log.String(), "waiting for another cluster start") {
+		t.Errorf("the second Up did not wait for the first:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "reclaiming") {
+		t.Errorf("the second Up reclaimed the first:\n%s", log.String())
+	}
+	if want := filepath.Join(second, "logs", "kube-scheduler.log"); !strings.Contains(err.Error(), want) {
+		t.Errorf("the second Up did not reach its own kube-scheduler: %v", err)
 	}
 	checkHostClean(t, first)
+	checkHostClean(t, second)
+}
+
+// waitProcs waits up to 10 s until c has n live processes.
+func waitProcs(t *testing.T, c *cluster.Cluster, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var alive []string
+		for _, p := range c.Status().Procs {
+			if p.Alive {
+				alive = append(alive, p.Name)
+			}
+		}
+		if len(alive) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes alive after 10s (%s), want %d", len(alive), strings.Join(alive, ", "), n)
+		}
+	}
 }
 
 // checkHostClean fails t if anything a cluster sets up on the host is left:

@@ -23,6 +23,9 @@ type state struct {
 	Undo     undoState   `json:"undo"`
 	Ready    bool        `json:"ready"` // Up finished
 	Started  time.Time   `json:"started"`
+	// Owner is Config.Owner's process (nil: none), whose end lets another
+	// Up reclaim the cluster.
+	Owner *procState `json:"owner,omitempty"`
 }
 
 type procState struct {

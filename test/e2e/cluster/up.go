@@ -96,25 +96,41 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := Preflight(cfg.BinDir); err != nil {
 		return nil, err
 	}
+	// One Up at a time on this machine: another one reclaiming this
+	// cluster while it starts (its address is on lo before any process
+	// runs) would tear it down under us. The kernel releases the lock
+	// when the process ends, however it ends.
+	unlock, err := lockUp(ctx, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := reclaimStale(ctx, cfg.WorkDir, cfg.Log); err != nil {
 		return nil, err
 	}
 	if hostHasAddr(ctx, cfg.NodeIP) || linkExists(bridgeName) {
 		// A cluster killed without its tear-down (SIGKILL, a stopped CI
-		// job, a lost machine session) leaves its address, bridge,
-		// iptables rules and mounts behind; reclaim it when none of its
-		// processes lives.
+		// job, a lost machine session), or whose test binary died (a test
+		// timeout), leaves its address, bridge, iptables rules and mounts
+		// behind; reclaim it (reclaimStale says when).
 		if wd := ActiveWorkDir(); wd != "" && wd != cfg.WorkDir {
 			if err := reclaimStale(ctx, wd, cfg.Log); err != nil {
 				return nil, err
 			}
 		}
 		if hostHasAddr(ctx, cfg.NodeIP) || linkExists(bridgeName) {
-			return nil, fmt.Errorf("%s is already configured on this host or interface %s exists, and no cluster state records it; remove them by hand (ip addr del %s/32 dev lo; ip link del %s)", cfg.NodeIP, bridgeName, cfg.NodeIP, bridgeName)
+			return nil, fmt.Errorf("%s is already configured on this host or interface %s exists, and no cluster state records it; remove them by hand (ip addr del %s/32 dev lo; ip link del %s; the iptables rules commented zmq-e2e)", cfg.NodeIP, bridgeName, cfg.NodeIP, bridgeName)
 		}
 	}
 	c := &Cluster{cfg: cfg, exited: map[string]chan struct{}{}}
 	c.st = &state{Config: cfg, NodeName: NodeName, Bridge: bridgeName, Started: time.Now()}
+	if cfg.Owner > 0 {
+		stt, err := procStartTime(cfg.Owner)
+		if err != nil {
+			return nil, fmt.Errorf("owner pid %d: %w", cfg.Owner, err)
+		}
+		c.st.Owner = &procState{Name: "owner", PID: cfg.Owner, StartTime: stt}
+	}
 	for _, d := range []string{"", "logs", "pki", "kubeconfig", "etc", "images", "cni/net.d", "cni/ipam"} {
 		if err := os.MkdirAll(c.dir(d), 0o755); err != nil {
 			return nil, err
@@ -127,7 +143,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	start := time.Now()
-	err := c.up(ctx)
+	err = c.up(ctx)
 	if err != nil {
 		if cfg.KeepOnFailure {
 			c.logf("!!! %v", err)
@@ -492,31 +508,77 @@ func writeActive(workDir string) error {
 	return os.WriteFile(activeFile, []byte(workDir+"\n"), 0o644)
 }
 
-// reclaimStale tears down the cluster recorded in workDir if none of its
-// processes is alive (it was killed without its tear-down). It returns nil
-// when workDir records no cluster, and an error naming the process and the
-// tear-down command when one still runs.
+// reclaimStale tears down the cluster recorded in workDir if it was left
+// behind: the process it was started for (state.Owner) is gone, or, when
+// it has no owner, none of its processes is alive (they were killed
+// without the tear-down). It returns nil when workDir records no cluster,
+// and an error naming a live process and the tear-down command when the
+// cluster is in use. Up calls it holding lockUp, so the cluster is not
+// one that another Up is starting.
 func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
 	st, err := loadState(workDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading the state of the cluster in %s: %w; tear it down first: %s", workDir, err, downHint(workDir))
+		return fmt.Errorf("reading the state of the cluster in %s: %w; remove it once nothing of that cluster runs", workDir, err)
 	}
-	for _, p := range st.Procs {
-		if p.alive() {
-			return fmt.Errorf("a cluster is already running on this machine (work dir %s, %s pid %d); tear it down first: %s", workDir, p.Name, p.PID, downHint(workDir))
+	inUse := func(p procState) error {
+		return fmt.Errorf("a cluster is already running on this machine (work dir %s, %s pid %d); tear it down first: %s", workDir, p.Name, p.PID, downHint(workDir))
+	}
+	why := "none of its processes runs"
+	if o := st.Owner; o != nil {
+		if o.alive() {
+			return inUse(*o)
+		}
+		why = fmt.Sprintf("the process it was started for, pid %d, is gone", o.PID)
+	} else {
+		for _, p := range st.Procs {
+			if p.alive() {
+				return inUse(p)
+			}
 		}
 	}
 	cfg := st.Config
 	cfg.Log = log
 	old := &Cluster{cfg: cfg, st: st, exited: map[string]chan struct{}{}}
-	fmt.Fprintf(log, "==> reclaiming the cluster left in %s (none of its processes runs)\n", workDir)
+	fmt.Fprintf(log, "==> reclaiming the cluster left in %s (%s)\n", workDir, why)
 	if err := old.Down(ctx); err != nil {
 		return fmt.Errorf("tearing down the stale cluster in %s: %w", workDir, err)
 	}
 	return nil
+}
+
+// upLockFile is flock(2)ed by Up for as long as it runs.
+const upLockFile = "/run/zmq-e2e-cluster.lock"
+
+// lockUp waits until no other Up runs on this machine (or ctx ends), saying
+// so on log once, and returns the function that lets the next one go.
+func lockUp(ctx context.Context, log io.Writer) (unlock func(), err error) {
+	f, err := os.OpenFile(upLockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for said := false; ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = f.Close() }, nil // closing releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", upLockFile, err)
+		}
+		if !said {
+			fmt.Fprintf(log, "==> waiting for another cluster start on this machine (%s)\n", upLockFile)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another cluster start (%s): %w", upLockFile, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func downHint(workDir string) string {

@@ -53,7 +53,11 @@ func run(ctx context.Context, root, binDir, workDir string, keep bool) (err erro
 	workDir, _ = filepath.Abs(workDir)
 	start := time.Now()
 	step("starting a single-node Kubernetes 1.37.2 (containerd, etcd, apiserver, controller-manager, scheduler, kubelet, kube-proxy, CoreDNS)")
-	c, err := cluster.Up(ctx, cluster.Config{WorkDir: workDir, BinDir: binDir, Log: os.Stdout})
+	owner := os.Getpid() // an interrupted demo's cluster is reclaimed by the next Up
+	if keep {
+		owner = 0 // it outlives the demo
+	}
+	c, err := cluster.Up(ctx, cluster.Config{WorkDir: workDir, BinDir: binDir, Log: os.Stdout, Owner: owner})
 	if err != nil {
 		return err
 	}
