@@ -121,9 +121,7 @@ func run() error {
 	// A soft memory limit below the container's, so that the garbage
 	// collector works harder as the caches grow instead of the kernel
 	// killing the manager (the chart's limit is 256Mi).
-	if _, err := gomemlimit.Set(ctx, slog.New(logr.ToSlogHandler(log)), gomemlimit.RefreshInterval); err != nil {
-		log.Error(err, "setting GOMEMLIMIT from the cgroup's memory limit")
-	}
+	_, _ = gomemlimit.Set(ctx, slog.New(logr.ToSlogHandler(log)), gomemlimit.RefreshInterval) // it logs a failure
 	// The manager's heap is mostly its caches, which live as long as it
 	// does; what the collector frees is transient (decoded watch events,
 	// API answers). Go's default (GOGC=100) lets the heap grow to twice

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 
 	"github.com/zmq-operator/zmq-operator/internal/gomemlimit"
@@ -15,19 +14,15 @@ var memLimitOnce sync.Once
 
 // setMemoryLimit gives the process a Go soft memory limit (GOMEMLIMIT) at
 // gomemlimit.Ratio of its container's memory limit, read again every
-// gomemlimit.RefreshInterval until ctx (the process's) ends, and returns
-// the limit in effect in bytes.
+// gomemlimit.RefreshInterval until ctx (the process's) ends.
 //
 // A device's heap is mostly its queues: with an unbounded (or large)
 // SNDHWM and a slow consumer they grow, and at the device's GOGC=400
 // (deviceGCPercent) the heap may grow to five times what they hold before
 // a collection. Without a soft limit the kernel would kill the device,
 // losing every queued message, at a fifth of the memory it was given.
-func setMemoryLimit(ctx context.Context, log *slog.Logger) int64 {
+func setMemoryLimit(ctx context.Context, log *slog.Logger) {
 	memLimitOnce.Do(func() {
-		if _, err := gomemlimit.Set(ctx, log, gomemlimit.RefreshInterval); err != nil {
-			log.Warn("could not set GOMEMLIMIT from the container's memory limit", "err", err)
-		}
+		_, _ = gomemlimit.Set(ctx, log, gomemlimit.RefreshInterval) // it logs a failure
 	})
-	return debug.SetMemoryLimit(-1)
 }

@@ -13,6 +13,7 @@ package gomemlimit
 import (
 	"context"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -28,18 +29,21 @@ const Ratio = 0.9
 // effect without a restart.
 const RefreshInterval = time.Minute
 
-// Set sets the soft limit to Ratio of the container's memory limit, reads
-// the limit again every refresh (0: never) until ctx ends, and returns the soft limit in
-// effect in bytes (math.MaxInt64 when there is none). log gets one line
-// saying what was set or skipped. On error the previous limit stays.
+// Set sets the soft limit to Ratio of the container's memory limit and
+// returns it in bytes (math.MaxInt64: no limit). When a limit was found it
+// reads the limit again every refresh (0: never) until ctx ends; where
+// there is none to read (no memory cgroup, another OS) it does not try
+// again. log gets what was set, skipped or failed (a container without a
+// limit only at Debug). On error the previous limit stays.
 func Set(ctx context.Context, log *slog.Logger, refresh time.Duration) (int64, error) {
 	opts := []memlimit.Option{
 		memlimit.WithRatio(Ratio),
 		memlimit.WithProvider(memlimit.FromCgroup),
 		memlimit.WithLogger(log),
 	}
-	if refresh > 0 {
-		opts = append(opts, memlimit.WithRefreshInterval(ctx, refresh))
+	limit, err := memlimit.Set(opts...)
+	if err != nil || limit == math.MaxInt64 || refresh <= 0 {
+		return limit, err
 	}
-	return memlimit.Set(opts...)
+	return memlimit.Set(append(opts, memlimit.WithRefreshInterval(ctx, refresh))...)
 }

@@ -413,23 +413,37 @@ func TestSidecarForwarderStalledSubscriber(t *testing.T) {
 		}
 	}
 
-	// The reading subscriber counts until the stream has been idle for a
-	// second (after the last send).
+	// The reading subscriber counts until, after the last send (sendDone),
+	// the stream has been idle for a second. The test waits for it before
+	// the socket closes (cleanups run in reverse order), even on failure:
+	// a libzmq socket is used by one thread at a time.
 	var fastGot atomic.Int64
-	got := make(chan int)
+	sendDone, got := make(chan struct{}), make(chan int, 1)
 	go func() {
-		_ = fast.SetRcvtimeo(time.Second)
+		_ = fast.SetRcvtimeo(100 * time.Millisecond)
+		idleSince := time.Now()
 		for {
 			m, err := fast.RecvBytes(0)
-			if err != nil {
-				break
+			if err == nil {
+				idleSince = time.Now()
+				if len(m) == size {
+					fastGot.Add(1)
+				}
+				continue
 			}
-			if len(m) == size {
-				fastGot.Add(1)
+			select {
+			case <-sendDone:
+				if time.Since(idleSince) >= time.Second {
+					got <- int(fastGot.Load())
+					return
+				}
+			default:
 			}
 		}
-		got <- int(fastGot.Load())
 	}()
+	var stopOnce sync.Once
+	stopReader := func() { stopOnce.Do(func() { close(sendDone) }) }
+	t.Cleanup(func() { stopReader(); <-got })
 	// Send n messages, then more in chunks (at most maxN in all) until the
 	// device has dropped some: how much the kernel's socket buffers absorb
 	// for the stalled subscriber depends on the machine.
@@ -470,7 +484,9 @@ func TestSidecarForwarderStalledSubscriber(t *testing.T) {
 			break
 		}
 	}
+	stopReader()
 	received := <-got
+	got <- received // for the cleanup
 	if received != sent {
 		t.Errorf("the reading subscriber got %d of %d with a stalled one beside it", received, sent)
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,8 +179,9 @@ func startSidecar(t *testing.T, readyPath string, args ...string) *sidecarProc {
 
 // procOpts changes how startSidecarOpts runs the binary.
 type procOpts struct {
-	wrap []string // a command that execs the binary and its arguments, appended to it
-	env  []string // added to the environment ("K=V")
+	wrap  []string // a command that execs the binary and its arguments, appended to it
+	env   []string // added to the environment ("K=V")
+	unset []string // removed from the environment (names)
 }
 
 // startSidecarOpts is startSidecar with o applied.
@@ -190,8 +192,11 @@ func startSidecarOpts(t *testing.T, o procOpts, readyPath string, args ...string
 	p := &sidecarProc{out: &syncBuffer{}, exited: make(chan struct{}), base: "http://" + listen}
 	argv := append(append(append([]string(nil), o.wrap...), bin), append(args, "--listen", listen)...)
 	p.cmd = exec.Command(argv[0], argv[1:]...)
-	if len(o.env) > 0 {
-		p.cmd.Env = append(os.Environ(), o.env...)
+	if len(o.env)+len(o.unset) > 0 {
+		p.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return slices.Contains(o.unset, strings.SplitN(kv, "=", 2)[0])
+		})
+		p.cmd.Env = append(p.cmd.Env, o.env...)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
