@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"os"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -32,9 +33,11 @@ const RefreshInterval = time.Minute
 // Set sets the soft limit to Ratio of the container's memory limit and
 // returns it in bytes (math.MaxInt64: no limit). When a limit was found it
 // reads the limit again every refresh (0: never) until ctx ends; where
-// there is none to read (no memory cgroup, another OS) it does not try
-// again. log gets what was set, skipped or failed (a container without a
-// limit only at Debug). On error the previous limit stays.
+// there is none to read (no memory cgroup, another OS, a container started
+// without a memory limit) it does not try again, so a resize that adds a
+// limit needs a restart. log gets what was set, skipped or failed (a
+// container without a limit only at Debug). On error the previous limit
+// stays.
 func Set(ctx context.Context, log *slog.Logger, refresh time.Duration) (int64, error) {
 	opts := []memlimit.Option{
 		memlimit.WithRatio(Ratio),
@@ -42,7 +45,7 @@ func Set(ctx context.Context, log *slog.Logger, refresh time.Duration) (int64, e
 		memlimit.WithLogger(log),
 	}
 	limit, err := memlimit.Set(opts...)
-	if err != nil || limit == math.MaxInt64 || refresh <= 0 {
+	if _, fixed := os.LookupEnv("GOMEMLIMIT"); fixed || err != nil || limit == math.MaxInt64 || refresh <= 0 {
 		return limit, err
 	}
 	return memlimit.Set(append(opts, memlimit.WithRefreshInterval(ctx, refresh))...)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -421,10 +422,17 @@ func TestUpWaitsForAnotherUp(t *testing.T) {
 	defer cancel()
 	first, second := filepath.Join(workDir(t), "first"), filepath.Join(workDir(t), "second")
 	firstErr := make(chan error, 1)
+	var firstDone error
+	waitFirst := sync.OnceFunc(func() { firstDone = <-firstErr })
 	go func() {
-		_, err := cluster.Up(ctx, cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
+		c, err := cluster.Up(ctx, cluster.Config{WorkDir: first, BinDir: fake, Log: testWriter{t}, Owner: os.Getpid()})
+		if err == nil {
+			_ = c.Down(ctx)
+			err = errors.New("Up succeeded with a broken kube-scheduler")
+		}
 		firstErr <- err
 	}()
+	t.Cleanup(waitFirst) // it logs to t
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
 		if out, _ := osexec("ip", "-o", "addr", "show", "dev", "lo"); strings.Contains(out, "10.250.0.1/") {
 			break
@@ -438,8 +446,9 @@ func TestUpWaitsForAnotherUp(t *testing.T) {
 	if err == nil {
 		t.Fatal("Up succeeded with a broken kube-scheduler")
 	}
-	if want := filepath.Join(first, "logs", "kube-scheduler.log"); !strings.Contains((<-firstErr).Error(), want) {
-		t.Errorf("the first Up did not fail at its own kube-scheduler (was it torn down under it?)")
+	waitFirst()
+	if want := filepath.Join(first, "logs", "kube-scheduler.log"); !strings.Contains(firstDone.Error(), want) {
+		t.Errorf("the first Up did not fail at its own kube-scheduler (was it torn down under it?): %v", firstDone)
 	}
 	if !strings.Contains(log.String(), "waiting for another cluster start") {
 		t.Errorf("the second Up did not wait for the first:\n%s", log.String())

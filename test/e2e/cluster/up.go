@@ -98,9 +98,8 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	// One Up at a time on this machine: another one reclaiming this
 	// cluster while it starts (its address is on lo before any process
-	// runs) would tear it down under us. The kernel releases the lock
-	// when the process ends, however it ends.
-	unlock, err := lockUp(ctx, cfg.Log)
+	// runs) would tear it down under us.
+	unlock, err := Lock(ctx, cfg.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -513,7 +512,7 @@ func writeActive(workDir string) error {
 // it has no owner, none of its processes is alive (they were killed
 // without the tear-down). It returns nil when workDir records no cluster,
 // and an error naming a live process and the tear-down command when the
-// cluster is in use. Up calls it holding lockUp, so the cluster is not
+// cluster is in use. Up calls it holding Lock, so the cluster is not
 // one that another Up is starting.
 func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
 	st, err := loadState(workDir)
@@ -549,13 +548,21 @@ func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
 	return nil
 }
 
-// upLockFile is flock(2)ed by Up for as long as it runs.
-const upLockFile = "/run/zmq-e2e-cluster.lock"
+// lockFile is flock(2)ed by Up, and by whoever tears a cluster down
+// outside Up (cmd/cluster down), for as long as they run.
+const lockFile = "/run/zmq-e2e-cluster.lock"
 
-// lockUp waits until no other Up runs on this machine (or ctx ends), saying
-// so on log once, and returns the function that lets the next one go.
-func lockUp(ctx context.Context, log io.Writer) (unlock func(), err error) {
-	f, err := os.OpenFile(upLockFile, os.O_CREATE|os.O_RDWR, 0o644)
+// Lock waits until no other Up or tear-down runs on this machine (or ctx
+// ends), saying so on log once, and returns the function that lets the
+// next one go. Up takes it itself; a program that calls Down on a cluster
+// it attached to takes it around Attach and Down, so that an Up does not
+// reclaim that cluster while it is half torn down, nor the tear-down's
+// last steps (the fixed address, bridge and iptables rules) remove those
+// of a cluster started meanwhile. Down itself does not take it: Up calls
+// it while holding the lock. The kernel releases the lock when the process
+// ends, however it ends.
+func Lock(ctx context.Context, log io.Writer) (unlock func(), err error) {
+	f, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -566,16 +573,16 @@ func lockUp(ctx context.Context, log io.Writer) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", upLockFile, err)
+			return nil, fmt.Errorf("locking %s: %w", lockFile, err)
 		}
 		if !said {
-			fmt.Fprintf(log, "==> waiting for another cluster start on this machine (%s)\n", upLockFile)
+			fmt.Fprintf(log, "==> waiting for another cluster start or tear-down on this machine (%s)\n", lockFile)
 			said = true
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("waiting for another cluster start (%s): %w", upLockFile, ctx.Err())
+			return nil, fmt.Errorf("waiting for another cluster start or tear-down (%s): %w", lockFile, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -90,6 +90,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "\nexport KUBECONFIG=%s\n", c.Kubeconfig())
 		fmt.Println(c.Kubeconfig())
 	case "down":
+		unlock, err := cluster.Lock(ctx, os.Stderr)
+		if err != nil {
+			fatal(err)
+		}
+		defer unlock()
 		c, err := cluster.Attach(*workDir)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
