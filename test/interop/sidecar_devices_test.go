@@ -8,6 +8,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,6 +362,35 @@ func newLibzmqSock(t *testing.T, typ czmq.Type, setup func(*czmq.Socket)) *czmq.
 	return s
 }
 
+// warmUp publishes warm-up messages on pub until each of subs has heard
+// one (its subscription has reached the publisher), then reads what else
+// they queued, so that the test counts from here. Receives wait 20 ms.
+func warmUp(t *testing.T, pub *czmq.Socket, subs ...*czmq.Socket) {
+	t.Helper()
+	heard := make([]bool, len(subs))
+	for _, s := range subs {
+		_ = s.SetRcvtimeo(20 * time.Millisecond)
+	}
+	for i := 0; slices.Contains(heard, false); i++ {
+		if i == 500 {
+			t.Fatal("the subscriptions never reached the publisher")
+		}
+		_, _ = pub.Send("warmup", 0)
+		for j, s := range subs {
+			if _, err := s.Recv(0); err == nil {
+				heard[j] = true
+			}
+		}
+	}
+	for _, s := range subs {
+		for {
+			if _, err := s.Recv(0); err != nil {
+				break
+			}
+		}
+	}
+}
+
 // TestSidecarForwarderStalledSubscriber: a libzmq subscriber that stops
 // reading does not slow a libzmq subscriber that reads, and what the
 // stalled one misses is counted in the device's
@@ -391,27 +421,7 @@ func TestSidecarForwarderStalledSubscriber(t *testing.T) {
 	waitPeers(t, dev, 1, 2)
 	// Both subscriptions are in place once both subscribers hear a
 	// warm-up message; then the slow one stops reading.
-	_ = fast.SetRcvtimeo(20 * time.Millisecond)
-	_ = slow.SetRcvtimeo(20 * time.Millisecond)
-	for i, gotFast, gotSlow := 0, false, false; !gotFast || !gotSlow; i++ {
-		if i == 500 {
-			t.Fatal("the subscriptions never reached the publisher")
-		}
-		_, _ = pub.Send("warmup", 0)
-		if _, err := fast.Recv(0); err == nil {
-			gotFast = true
-		}
-		if _, err := slow.Recv(0); err == nil {
-			gotSlow = true
-		}
-	}
-	for _, s := range []*czmq.Socket{fast, slow} {
-		for {
-			if _, err := s.Recv(0); err != nil {
-				break
-			}
-		}
-	}
+	warmUp(t, pub, fast, slow)
 
 	// The reading subscriber counts until, after the last send (sendDone),
 	// the stream has been idle for a second. The test waits for it before

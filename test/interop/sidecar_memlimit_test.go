@@ -128,22 +128,7 @@ func TestSidecarDeviceMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPeers(t, dev, 1, 1)
-	_ = sub.SetRcvtimeo(20 * time.Millisecond)
-	warm := 0
-	for ; ; warm++ {
-		if warm == 500 {
-			t.Fatal("the subscription never reached the publisher")
-		}
-		_, _ = pub.Send("warmup", 0)
-		if _, err := sub.Recv(0); err == nil {
-			break
-		}
-	}
-	for { // the other warm-up messages
-		if _, err := sub.Recv(0); err != nil {
-			break
-		}
-	}
+	warmUp(t, pub, sub)
 
 	payload := bytes.Repeat([]byte{'x'}, size)
 	publish := func(k int) {

@@ -236,12 +236,17 @@ func Attach(workDir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := loadState(abs)
+	return attach(abs, os.Stderr)
+}
+
+// attach is Attach for an absolute workDir, logging to log.
+func attach(workDir string, log io.Writer) (*Cluster, error) {
+	st, err := loadState(workDir)
 	if err != nil {
-		return nil, fmt.Errorf("no cluster state in %s: %w", abs, err)
+		return nil, fmt.Errorf("no cluster state in %s: %w", workDir, err)
 	}
 	cfg := st.Config
-	cfg.Log = os.Stderr
+	cfg.Log = log
 	return &Cluster{cfg: cfg, st: st, exited: map[string]chan struct{}{}}, nil
 }
 

@@ -515,13 +515,14 @@ func writeActive(workDir string) error {
 // cluster is in use. Up calls it holding Lock, so the cluster is not
 // one that another Up is starting.
 func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
-	st, err := loadState(workDir)
+	old, err := attach(workDir, log)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading the state of the cluster in %s: %w; remove it once nothing of that cluster runs", workDir, err)
+		return fmt.Errorf("%w; remove it once nothing of that cluster runs", err)
 	}
+	st := old.st
 	inUse := func(p procState) error {
 		return fmt.Errorf("a cluster is already running on this machine (work dir %s, %s pid %d); tear it down first: %s", workDir, p.Name, p.PID, downHint(workDir))
 	}
@@ -538,9 +539,6 @@ func reclaimStale(ctx context.Context, workDir string, log io.Writer) error {
 			}
 		}
 	}
-	cfg := st.Config
-	cfg.Log = log
-	old := &Cluster{cfg: cfg, st: st, exited: map[string]chan struct{}{}}
 	fmt.Fprintf(log, "==> reclaiming the cluster left in %s (%s)\n", workDir, why)
 	if err := old.Down(ctx); err != nil {
 		return fmt.Errorf("tearing down the stale cluster in %s: %w", workDir, err)
