@@ -108,10 +108,16 @@ func (q *fairQueue) takeLocked(dst []Msg, from []*conn) int {
 		}
 		n++
 	}
+	q.signalMore(n)
+	return n
+}
+
+// signalMore passes the wake-up on to another waiting receiver after n
+// messages were taken, if more are queued.
+func (q *fairQueue) signalMore(n int) {
 	if n > 0 && q.waiters > 0 && len(q.active) > 0 {
 		q.signal()
 	}
-	return n
 }
 
 func subConns(from []*conn, i int) []*conn {

@@ -84,8 +84,11 @@ type conn struct {
 	cw      countingWriter
 	unacked unackedMsgs
 
-	// Receive queue, guarded by the socket's fairQueue mutex.
+	// Receive queue, guarded by the socket's fairQueue mutex: Msg values,
+	// or raw records when inRaw is set (rawrecv.go; set before the reader
+	// starts and never changed).
 	inq       msgQueue
+	inRaw     *rawQueue
 	inWaiting bool
 	inDropped bool // Disconnect discarded the queue; take no more
 	space     chan struct{}
@@ -467,24 +470,31 @@ func (c *conn) readLoop() {
 	defer c.s.wg.Done()
 	var (
 		batch []Msg
+		raw   rawBuilder // instead of batch when c.inRaw is set
 		cur   Msg
 		size  int64
 		bytes uint64
 	)
 	maxMsg := c.s.opts.maxMsgSize
+	keep, _ := c.s.pat.(rawIncomer)
 	for {
 		// Hand over what we have before a read that could block: after a
 		// message or a command, whenever the next frame is not buffered.
-		if len(batch) > 0 && (len(batch) >= maxBatch || !c.nextFrameBuffered()) {
-			c.s.stats.msgsIn.Add(uint64(len(batch)))
+		if n := len(batch) + raw.msgs; n > 0 && (n >= maxBatch || !c.nextFrameBuffered()) {
+			c.s.stats.msgsIn.Add(uint64(n))
 			c.s.stats.bytesIn.Add(bytes)
 			bytes = 0
-			ok, handoff := c.s.fq.push(c, batch)
+			var ok, handoff bool
+			if c.inRaw != nil {
+				ok, handoff = c.s.fq.pushRaw(c, &raw)
+			} else {
+				ok, handoff = c.s.fq.push(c, batch)
+				clear(batch)
+				batch = batch[:0]
+			}
 			if !ok {
 				return
 			}
-			clear(batch)
-			batch = batch[:0]
 			if handoff {
 				// A receiver waits and this queue is long (handoffLen
 				// says when): yield so that it takes the messages now,
@@ -497,6 +507,18 @@ func (c *conn) readLoop() {
 				// taken; with several, another P steals the receiver and
 				// takes them on another core.
 				runtime.Gosched()
+			}
+		}
+		if c.inRaw != nil && len(cur) == 0 {
+			// Whole small messages already buffered go to the raw queue
+			// as they are (rawrecv.go); anything else is read below.
+			consumed, n := raw.readBuffered(c.fr.r, maxMsg, keep, maxBatch-raw.msgs)
+			if consumed > 0 {
+				if !c.traffic.Load() {
+					c.traffic.Store(true)
+				}
+				bytes += n
+				continue
 			}
 		}
 		limit := int64(-1)
@@ -544,7 +566,11 @@ func (c *conn) readLoop() {
 		bytes += uint64(size)
 		size = 0
 		if m2, ok := c.s.pat.incoming(c, m); ok {
-			batch = append(batch, m2)
+			if c.inRaw != nil {
+				raw.addMsg(m2)
+			} else {
+				batch = append(batch, m2)
+			}
 		}
 	}
 }

@@ -88,6 +88,9 @@ func (q *fairQueue) discard(c *conn) {
 		}
 	}
 	c.inq = msgQueue{} // nothing more is queued for c: free the chunks
+	if c.inRaw != nil {
+		*c.inRaw = rawQueue{}
+	}
 	if c.inWaiting {
 		c.inWaiting = false
 		select {

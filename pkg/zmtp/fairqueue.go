@@ -43,7 +43,12 @@ func lowWater(hwm int) int {
 	return (hwm + 1) / 2
 }
 
-func (c *conn) inLen() int { return c.inq.len() }
+func (c *conn) inLen() int {
+	if c.inRaw != nil {
+		return c.inRaw.len()
+	}
+	return c.inq.len()
+}
 
 // handoffLen is how many messages a connection's receive queue holds
 // before its reader yields to a receiver that waits for them (push,
@@ -62,6 +67,34 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 	if len(batch) == 0 {
 		return true, false // an empty queue never joins q.active
 	}
+	if !q.lockRoom(c) {
+		return false, false
+	}
+	wasEmpty := c.inLen() == 0
+	c.inq.pushAll(batch)
+	return true, q.pushedLocked(c, wasEmpty)
+}
+
+// pushRaw is push for a connection that queues raw (rawrecv.go): it
+// queues the records b published, and resets b.
+func (q *fairQueue) pushRaw(c *conn, b *rawBuilder) (ok, handoff bool) {
+	segs, side, n := b.take()
+	defer b.reset()
+	if n == 0 {
+		return true, false
+	}
+	if !q.lockRoom(c) {
+		return false, false
+	}
+	wasEmpty := c.inLen() == 0
+	c.inRaw.push(segs, side, n)
+	return true, q.pushedLocked(c, wasEmpty)
+}
+
+// lockRoom locks q once c's queue is below the HWM, waiting meanwhile; it
+// returns false, unlocked, if c or the socket closes first or c's input
+// was discarded.
+func (q *fairQueue) lockRoom(c *conn) bool {
 	q.mu.Lock()
 	for !c.inDropped && q.hwm > 0 && c.inLen() >= q.hwm {
 		c.inWaiting = true
@@ -69,26 +102,32 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 		select {
 		case <-c.space:
 		case <-c.done:
-			return false, false
+			return false
 		case <-q.closing:
-			return false, false
+			return false
 		}
 		q.mu.Lock()
 	}
 	if c.inDropped {
 		q.mu.Unlock()
-		return false, false
+		return false
 	}
-	if c.inLen() == 0 {
+	return true
+}
+
+// pushedLocked ends a push to c, whose queue was empty before it if
+// wasEmpty: it makes c active, wakes a receiver, unlocks q and reports
+// whether the reader should yield (push).
+func (q *fairQueue) pushedLocked(c *conn, wasEmpty bool) (handoff bool) {
+	if wasEmpty {
 		q.active = append(q.active, c)
 	}
-	c.inq.pushAll(batch)
 	if q.waiters > 0 {
 		q.signal()
 		handoff = (q.hwm <= 0 || q.hwm > handoffLen) && c.inLen() >= handoffLen
 	}
 	q.mu.Unlock()
-	return true, handoff
+	return handoff
 }
 
 func (q *fairQueue) signal() {
@@ -100,14 +139,57 @@ func (q *fairQueue) signal() {
 
 // tryPop takes the next message in fair order, if any.
 func (q *fairQueue) tryPop() (*conn, Msg, bool) {
-	if len(q.active) == 0 {
+	c := q.next()
+	if c == nil {
 		return nil, nil, false
+	}
+	var m Msg
+	if c.inRaw != nil {
+		r, _ := c.inRaw.pop()
+		m = r.msg()
+	} else {
+		m, _ = c.inq.pop()
+	}
+	q.popped(c)
+	return c, m, true
+}
+
+// tryPopRaw is tryPop for Forward: a raw record stays octets.
+func (q *fairQueue) tryPopRaw() (rawMsg, bool) {
+	c := q.next()
+	if c == nil {
+		return rawMsg{}, false
+	}
+	var r rawMsg
+	if c.inRaw != nil {
+		r, _ = c.inRaw.pop()
+	} else {
+		r.m, _ = c.inq.pop()
+		if len(r.m) > 0 {
+			r.topic = r.m[0]
+		}
+		r.size = r.m.Size()
+	}
+	q.popped(c)
+	return r, true
+}
+
+// next returns the connection whose message is next in fair order, or
+// nil if none is queued.
+func (q *fairQueue) next() *conn {
+	if len(q.active) == 0 {
+		return nil
 	}
 	if q.cur >= len(q.active) {
 		q.cur = 0
 	}
-	c := q.active[q.cur]
-	m, _ := c.inq.pop()
+	return q.active[q.cur]
+}
+
+// popped updates the round robin after a message was taken from c, the
+// connection next returned, and wakes c's reader below the low-water
+// mark.
+func (q *fairQueue) popped(c *conn) {
 	if c.inLen() == 0 {
 		copy(q.active[q.cur:], q.active[q.cur+1:])
 		q.active[len(q.active)-1] = nil
@@ -122,7 +204,6 @@ func (q *fairQueue) tryPop() (*conn, Msg, bool) {
 		default:
 		}
 	}
-	return c, m, true
 }
 
 // errStopped is popUntil's answer when its stop channel closed first.
@@ -196,7 +277,15 @@ func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
 	if c.inLen() == 0 {
 		q.active = append(q.active, c)
 	}
-	c.inq.pushAll(msgs)
+	if c.inRaw != nil {
+		var b rawBuilder
+		for _, m := range msgs {
+			b.addMsg(m)
+		}
+		c.inRaw.push(b.take())
+	} else {
+		c.inq.pushAll(msgs)
+	}
 	if q.waiters > 0 {
 		q.signal()
 	}

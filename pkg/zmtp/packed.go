@@ -21,7 +21,9 @@ import (
 // subscriber never got (libzmq does too), so nothing needs the messages
 // back as values, whereas a PUSH or DEALER requeues them (requeue.go).
 // CURVE connections do not pack: each message is a box sealed with the
-// next nonce as it is written.
+// next nonce as it is written. A Forwarder's messages come as spans of a
+// raw receive queue (rawrecv.go) and are queued by reference, in runs
+// (pushSpan, rawforward.go).
 
 const (
 	// packChunk is the size of a packed queue's chunks, in octets.
@@ -58,6 +60,9 @@ type packedQueue struct {
 	chunks [][]byte
 	msgs   int    // messages queued
 	bytes  uint64 // their bodies' octets (Stats.BytesOut)
+	// run is set while segs ends with a run of spans that pushSpan may
+	// extend (rawforward.go); the open segment is then empty.
+	run bool
 	// spares are written chunks, empty, for the next ones; spareSegs is
 	// a written queue's segs array, cleared.
 	spares    [][]byte
@@ -74,6 +79,7 @@ func (c *conn) packable() bool {
 
 // push frames m (MORE on all but the last frame) at the end of the queue.
 func (q *packedQueue) push(m Msg) {
+	q.endRun()
 	last := len(m) - 1
 	for i, f := range m {
 		var fl byte
@@ -127,6 +133,7 @@ func (q *packedQueue) newChunk() []byte {
 // keeping its spare chunks. Nothing is appended to the returned chunks
 // afterwards.
 func (q *packedQueue) take() packedQueue {
+	q.endRun()
 	q.closeSeg()
 	out := packedQueue{segs: q.segs, chunks: q.chunks, msgs: q.msgs, bytes: q.bytes}
 	segs := q.nextSegs(len(out.segs))

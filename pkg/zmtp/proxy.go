@@ -81,7 +81,10 @@ type ForwardHooks struct {
 // fair order Recv would give) and sends it on in one batch, with the same
 // semantics as Recv followed by Send per message: whole messages, the same
 // HWMs, blocking and drops, but each lock taken and each writer woken once
-// per batch.
+// per batch. From an XSUB to a PUB or XPUB without hooks (a Forwarder's
+// data direction), messages from NULL-mechanism peers move as the octets
+// they arrived as and are never built as Msg values (rawrecv.go,
+// rawforward.go).
 //
 // Toward a PUB or XPUB, Forward takes from the source no more messages
 // than the subscriber with the most room can queue, and waits while every
@@ -91,46 +94,33 @@ type ForwardHooks struct {
 // slower than the fastest one still misses messages at its HWM, counted
 // in Stats.Drops, and never slows the others.
 func Forward(ctx context.Context, from, to *Socket, h ForwardHooks) error {
-	buf := make([]Msg, proxyBatch)
+	mv := newMover(from, to, h)
 	rm, _ := to.pat.(roomer)
 	for {
 		// Toward a PUB/XPUB: wait for a message, then for room, then take
 		// no more than the roomiest subscriber can queue. Room only grows
 		// meanwhile: this is the only sender.
-		n, err := from.recvBatch(ctx, buf[:1], true)
+		n, err := mv.recv(ctx, 0, 1, true)
 		if err == nil && rm != nil {
 			limit := 0
 			err = to.lb.waitRoom(ctx, func() bool {
-				limit = rm.room(len(buf))
+				limit = rm.room(proxyBatch)
 				return limit > 0
 			})
 			if err == nil {
 				var more int
-				more, err = from.recvBatch(ctx, buf[1:limit], false)
+				more, err = mv.recv(ctx, 1, limit, false)
 				n += more
 			}
 		} else if err == nil {
 			var more int
-			more, err = from.recvBatch(ctx, buf[1:], false)
+			more, err = mv.recv(ctx, 1, proxyBatch, false)
 			n += more
 		}
 		if err == nil {
-			batch := buf[:n]
-			if h.Accept != nil {
-				batch = buf[:0]
-				for _, m := range buf[:n] {
-					if h.Accept(m) {
-						batch = append(batch, m)
-					}
-				}
-			}
-			if err = to.sendBatch(ctx, batch); err == nil && h.Sent != nil {
-				for _, m := range batch {
-					h.Sent(m)
-				}
-			}
+			err = mv.send(ctx, n)
 		}
-		clear(buf[:n])
+		mv.clear(n)
 		if errors.Is(err, ErrDrained) {
 			return nil
 		}

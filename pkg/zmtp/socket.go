@@ -544,6 +544,9 @@ func (s *Socket) attachFor(c *conn, d *dial) bool {
 		d.conn = c
 	}
 	_, c.unacked.on = s.pat.(requeuer)
+	if _, raw := s.pat.(rawIncomer); raw && c.packable() {
+		c.inRaw = new(rawQueue)
+	}
 	s.wg.Add(2)
 	draining := s.draining
 	s.mu.Unlock()
