@@ -477,36 +477,44 @@ func (c *conn) readLoop() {
 	)
 	maxMsg := c.s.opts.maxMsgSize
 	keep, _ := c.s.pat.(rawIncomer)
+	// handOver gives the socket the messages read so far; it is false if
+	// the connection or the socket closed meanwhile.
+	handOver := func() bool {
+		n := len(batch) + raw.msgs
+		if n == 0 {
+			return true
+		}
+		c.s.stats.msgsIn.Add(uint64(n))
+		c.s.stats.bytesIn.Add(bytes)
+		bytes = 0
+		var ok, handoff bool
+		if c.inRaw != nil {
+			ok, handoff = c.s.fq.pushRaw(c, &raw)
+		} else {
+			ok, handoff = c.s.fq.push(c, batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+		if ok && handoff {
+			// A receiver waits and this queue is long (handoffLen says
+			// when): yield so that it takes the messages now, on this P
+			// and core, while they are in cache. The woken receiver sits
+			// in this P's runnext; Gosched puts the reader on the global
+			// run queue, behind it. Otherwise, on one P (a device's
+			// default, device.ioThreads), a reader whose peer always has
+			// more to send runs on until preempted, about 10 ms, and the
+			// messages are cold when taken; with several, another P
+			// steals the receiver and takes them on another core.
+			runtime.Gosched()
+		}
+		return ok
+	}
 	for {
 		// Hand over what we have before a read that could block: after a
 		// message or a command, whenever the next frame is not buffered.
 		if n := len(batch) + raw.msgs; n > 0 && (n >= maxBatch || !c.nextFrameBuffered()) {
-			c.s.stats.msgsIn.Add(uint64(n))
-			c.s.stats.bytesIn.Add(bytes)
-			bytes = 0
-			var ok, handoff bool
-			if c.inRaw != nil {
-				ok, handoff = c.s.fq.pushRaw(c, &raw)
-			} else {
-				ok, handoff = c.s.fq.push(c, batch)
-				clear(batch)
-				batch = batch[:0]
-			}
-			if !ok {
+			if !handOver() {
 				return
-			}
-			if handoff {
-				// A receiver waits and this queue is long (handoffLen
-				// says when): yield so that it takes the messages now,
-				// on this P and core, while they are in cache. The woken
-				// receiver sits in this P's runnext; Gosched puts the
-				// reader on the global run queue, behind it. Otherwise,
-				// on one P (a device's default, device.ioThreads), a
-				// reader whose peer always has more to send runs on until
-				// preempted, about 10 ms, and the messages are cold when
-				// taken; with several, another P steals the receiver and
-				// takes them on another core.
-				runtime.Gosched()
 			}
 		}
 		if c.inRaw != nil && len(cur) == 0 {
@@ -527,6 +535,9 @@ func (c *conn) readLoop() {
 		}
 		flags, body, err := c.codec.readFrame(&c.fr, limit)
 		if err != nil {
+			// The whole messages before the bad frame were received:
+			// deliver them, as libzmq does (and below).
+			handOver()
 			if errors.Is(err, ErrFrameTooLarge) {
 				c.s.stats.oversize.Add(1)
 			}
@@ -546,10 +557,12 @@ func (c *conn) readLoop() {
 			// RFC 23: a command is a single frame; it cannot sit inside a
 			// multipart message.
 			if len(cur) > 0 {
+				handOver()
 				c.fail(protoErr("traffic", "command inside a multipart message", nil))
 				return
 			}
 			if err := c.handleCommand(body); err != nil {
+				handOver()
 				c.fail(err)
 				return
 			}

@@ -71,8 +71,22 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 		return false, false
 	}
 	wasEmpty := c.inLen() == 0
-	c.inq.pushAll(batch)
+	c.queueInLocked(batch)
 	return true, q.pushedLocked(c, wasEmpty)
+}
+
+// queueInLocked appends msgs to c's receive queue, behind marker records
+// when it queues raw. q.mu is held.
+func (c *conn) queueInLocked(msgs []Msg) {
+	if c.inRaw == nil {
+		c.inq.pushAll(msgs)
+		return
+	}
+	markers := make([]byte, len(msgs))
+	for i := range markers {
+		markers[i] = rawMarker
+	}
+	c.inRaw.push([][]byte{markers}, msgs, len(msgs))
 }
 
 // pushRaw is push for a connection that queues raw (rawrecv.go): it
@@ -221,20 +235,32 @@ func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
 // popUntil is pop that also gives up, with errStopped, once stop is closed
 // and no message is queued from any peer (a nil stop never fires). REQ uses
 // it to stop waiting for a reply when the peer it asked disconnects.
-func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (*conn, Msg, error) {
+func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (c *conn, m Msg, err error) {
+	err = q.waitTake(ctx, stop, func() bool {
+		var ok bool
+		c, m, ok = q.tryPop()
+		return ok
+	})
+	return c, m, err
+}
+
+// waitTake calls take with q locked until it reports that it took
+// something, waiting for messages meanwhile; it gives up as popUntil
+// does, with ctx's error, errStopped or ErrClosed.
+func (q *fairQueue) waitTake(ctx context.Context, stop <-chan struct{}, take func() bool) error {
 	q.mu.Lock()
 	for {
-		if c, m, ok := q.tryPop(); ok {
+		if take() {
 			if q.waiters > 0 && len(q.active) > 0 {
 				q.signal()
 			}
 			q.mu.Unlock()
-			return c, m, nil
+			return nil
 		}
 		select {
 		case <-q.closing:
 			q.mu.Unlock()
-			return nil, nil, ErrClosed
+			return ErrClosed
 		default:
 		}
 		q.waiters++
@@ -254,15 +280,15 @@ func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (*conn, 
 		if err != nil {
 			// A message may have raced in; take it rather than strand it
 			// behind a consumed notification.
-			if c, m, ok := q.tryPop(); ok {
+			if take() {
 				q.mu.Unlock()
-				return c, m, nil
+				return nil
 			}
 			if q.waiters > 0 {
 				q.signal()
 			}
 			q.mu.Unlock()
-			return nil, nil, err
+			return err
 		}
 	}
 }
@@ -277,15 +303,7 @@ func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
 	if c.inLen() == 0 {
 		q.active = append(q.active, c)
 	}
-	if c.inRaw != nil {
-		var b rawBuilder
-		for _, m := range msgs {
-			b.addMsg(m)
-		}
-		c.inRaw.push(b.take())
-	} else {
-		c.inq.pushAll(msgs)
-	}
+	c.queueInLocked(msgs)
 	if q.waiters > 0 {
 		q.signal()
 	}

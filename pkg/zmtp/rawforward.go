@@ -69,7 +69,7 @@ func (c *conn) enqueueSpans(msgs []rawMsg, hwm int) int {
 // octets, by reference: span's octets are never written again
 // (rawrecv.go). A span that follows the last one queued in the same chunk
 // extends its segment, so a run of messages is written as one piece; a
-// run that ends shorter than packByRef is copied (endRun).
+// run that ends shorter than spanRunMin is copied (endRun).
 func (q *packedQueue) pushSpan(span []byte, size int) {
 	q.bytes += uint64(size)
 	q.msgs++
@@ -86,17 +86,21 @@ func (q *packedQueue) pushSpan(span []byte, size int) {
 	q.run = true
 }
 
+// spanRunMin is the shortest run of spans a send queue keeps by
+// reference (endRun): a run holds a receive chunk (packChunk) alive while
+// it waits, so a slow subscriber to a sparse choice of messages holds at
+// most 32 times the octets it has queued.
+const spanRunMin = packChunk / 32
+
 // endRun ends the span run at the end of segs, if any. A run shorter than
-// packByRef is copied into a chunk of q's instead: a queue then never
-// holds another's chunk alive for fewer octets than a body it would
-// queue by reference (push).
+// spanRunMin is copied into a chunk of q's instead.
 func (q *packedQueue) endRun() {
 	if !q.run {
 		return
 	}
 	q.run = false
 	last := q.segs[len(q.segs)-1]
-	if len(last) >= packByRef {
+	if len(last) >= spanRunMin {
 		return
 	}
 	q.segs[len(q.segs)-1] = nil
@@ -189,24 +193,21 @@ func (m *rawMover) clear(n int) { clear(m.buf[:n]) }
 // popRawBatch is popBatch for Forward's raw path: up to len(dst) messages
 // in fair order, waiting like pop while none is queued if wait is set.
 func (q *fairQueue) popRawBatch(ctx context.Context, dst []rawMsg, wait bool) (int, error) {
-	q.mu.Lock()
-	n := q.takeRawLocked(dst)
-	q.mu.Unlock()
-	if n > 0 || !wait {
+	n := 0
+	if !wait {
+		q.mu.Lock()
+		n = q.takeRawLocked(dst)
+		q.mu.Unlock()
 		return n, nil
 	}
-	_, m, err := q.pop(ctx)
-	if err != nil {
-		return 0, err
+	err := q.waitTake(ctx, q.drained, func() bool {
+		n = q.takeRawLocked(dst)
+		return n > 0
+	})
+	if err == errStopped {
+		err = ErrDrained
 	}
-	dst[0] = rawMsg{m: m, size: m.Size()}
-	if len(m) > 0 {
-		dst[0].topic = m[0]
-	}
-	q.mu.Lock()
-	n = 1 + q.takeRawLocked(dst[1:])
-	q.mu.Unlock()
-	return n, nil
+	return n, err
 }
 
 // takeRawLocked is takeLocked for raw messages.

@@ -190,7 +190,7 @@ func (b *rawBuilder) closeSeg() {
 }
 
 // addMsg queues a message the reader decoded: framed anew when its frames
-// are small, else as a marker record and the Msg.
+// are small and it fits a chunk, else as a marker record and the Msg.
 func (b *rawBuilder) addMsg(m Msg) {
 	n := 0
 	for _, f := range m {
@@ -200,7 +200,7 @@ func (b *rawBuilder) addMsg(m Msg) {
 		}
 		n += frameHeaderSize(len(f)) + len(f)
 	}
-	if n <= 0 { // a large frame, or no frame at all
+	if n <= 0 || n > packChunk { // a large frame or message, or no frame
 		b.reserve(1)
 		b.cur = append(b.cur, rawMarker)
 		b.side = append(b.side, m)

@@ -114,6 +114,10 @@ func sameMsg(a, b Msg) bool {
 func TestXSUBRawReceive(t *testing.T) {
 	msgs := rawTestMsgs()
 	wire := peerWire(msgs)
+	// Dribbled, a prefix of the same stream: a few hundred messages, one
+	// over a chunk among them.
+	dribbled := msgs[:400]
+	dribbleWire := peerWire(dribbled)
 	for _, tc := range []struct {
 		name, prefix string
 		dribble      bool
@@ -136,19 +140,25 @@ func TestXSUBRawReceive(t *testing.T) {
 					t.Fatal("the XSUB's plain connection does not queue raw")
 				}
 			}
+			sent := msgs
+			if tc.dribble {
+				sent = dribbled
+			}
 			go func() {
 				if !tc.dribble {
 					_, _ = peer.nc.Write(wire)
 					return
 				}
-				for i, step := 0, 1; i < len(wire); i, step = i+step, step%13+1 {
-					_, _ = peer.nc.Write(wire[i:min(len(wire), i+step)])
+				for i, step := 0, 1; i < len(dribbleWire); i, step = i+step, step%13+1 {
+					if _, err := peer.nc.Write(dribbleWire[i:min(len(dribbleWire), i+step)]); err != nil {
+						return
+					}
 					if i%4096 < 13 {
 						time.Sleep(time.Millisecond) // let the reader run dry now and then
 					}
 				}
 			}()
-			want := keepPrefix(msgs, tc.prefix)
+			want := keepPrefix(sent, tc.prefix)
 			for i, w := range want {
 				got := mustRecv(t, ctx, xsub)
 				if !sameMsg(got, w) {
@@ -256,67 +266,214 @@ func waitSubs(t testing.TB, s *Socket, n int) {
 	}
 }
 
-// TestPushSpanRuns: spans that follow each other in a chunk make one
-// segment, written as the same octets; a run shorter than packByRef is
-// copied, so the send queue holds no reference to the receive chunk for it.
-func TestPushSpanRuns(t *testing.T) {
-	msgs := []Msg{{[]byte("one")}, {[]byte("two"), []byte("2")}, {[]byte("three")}, {[]byte("four")}}
-	wire := wireOf(t, msgs)
-	var b rawBuilder
-	br := bufio.NewReader(bytes.NewReader(wire))
+// rawSpans reads wire (whole messages) into b as a reader would, in
+// publishes of at most per messages, and returns the spans a raw queue
+// gives for them.
+func rawSpans(t *testing.T, b *rawBuilder, wire []byte, per int) []rawMsg {
+	t.Helper()
+	keep := &xsubPattern{}
+	keep.subs.add(nil)
+	br := bufio.NewReaderSize(bytes.NewReader(wire), len(wire)+16)
 	_, _ = br.Peek(len(wire))
-	keepAll := rawIncomer(&xsubPattern{})
-	xs := keepAll.(*xsubPattern)
-	xs.subs.add(nil)
-	if n, _ := b.readBuffered(br, -1, keepAll, 100); n != len(msgs) {
-		t.Fatalf("readBuffered took %d messages, want %d", n, len(msgs))
-	}
 	var rq rawQueue
-	rq.push(b.take())
-	spans := make([]rawMsg, 0, len(msgs))
+	for br.Buffered() > 0 {
+		if n, _ := b.readBuffered(br, -1, keep, per); n == 0 {
+			t.Fatalf("readBuffered stopped with %d octets left", br.Buffered())
+		}
+		rq.push(b.take())
+		b.reset()
+	}
+	var spans []rawMsg
 	for {
 		r, ok := rq.pop()
 		if !ok {
-			break
+			return spans
 		}
 		spans = append(spans, r)
+	}
+}
+
+// written returns what a connection's writer puts on the wire for q.
+func written(t *testing.T, q packedQueue) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	if _, err := q.writeTo(w, &out); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Flush()
+	return out.Bytes()
+}
+
+// TestPushSpanRuns: spans that follow each other in a chunk, across
+// publishes, make one segment that the send queue references; spans of
+// two chunks are never joined; a run shorter than spanRunMin is copied,
+// so that the send queue holds no receive chunk for it; the raw queue
+// gives the spans back in order after compacting its segments.
+func TestPushSpanRuns(t *testing.T) {
+	var msgs []Msg
+	for i := 0; i < 4000; i++ { // about 3 chunks
+		msgs = append(msgs, Msg{[]byte(fmt.Sprintf("m%05d", i)), []byte("0123456789abcdef")})
+	}
+	wire := wireOf(t, msgs)
+	var b rawBuilder
+	spans := rawSpans(t, &b, wire, 10) // 400 publishes: the raw queue compacts
+	if len(spans) != len(msgs) {
+		t.Fatalf("%d spans, want %d", len(spans), len(msgs))
+	}
+	for i, r := range spans {
+		if !sameMsg(spanMsg(r.span), msgs[i]) || r.size != msgs[i].Size() || string(r.topic) != string(msgs[i][0]) {
+			t.Fatalf("span %d is %q, want %q", i, spanMsg(r.span), msgs[i])
+		}
 	}
 
 	var q packedQueue
 	for _, r := range spans {
 		q.pushSpan(r.span, r.size)
 	}
-	if len(q.segs) != 1 || len(q.segs[0]) != len(wire) {
-		t.Fatalf("contiguous spans: %d segments, want 1 of %d octets", len(q.segs), len(wire))
-	}
-	var out bytes.Buffer
-	w := bufio.NewWriter(&out)
 	taken := q.take()
-	if _, err := taken.writeTo(w, &out); err != nil {
-		t.Fatal(err)
+	if got := written(t, taken); !bytes.Equal(got, wire) || taken.msgs != len(msgs) || taken.bytes != uint64(4000*22) {
+		t.Fatalf("wrote %d octets (%d messages, %d body octets), want %d (%d, %d)", len(got), taken.msgs, taken.bytes, len(wire), len(msgs), 4000*22)
 	}
-	_ = w.Flush()
-	if !bytes.Equal(out.Bytes(), wire) || taken.msgs != len(msgs) {
-		t.Fatalf("wrote %q (%d messages), want %q (%d)", out.Bytes(), taken.msgs, wire, len(msgs))
+	if n := len(taken.segs); n < 2 || n > 4 {
+		t.Fatalf("%d segments for 3 chunks' worth of spans, want one per chunk", n)
 	}
-
-	// Every other span: each run is one short message, copied.
-	var q2 packedQueue
-	q2.pushSpan(spans[0].span, spans[0].size)
-	q2.pushSpan(spans[2].span, spans[2].size)
-	taken = q2.take()
 	for _, seg := range taken.segs {
-		if &seg[0] == &spans[0].span[0] || &seg[0] == &spans[2].span[0] {
-			t.Fatal("a run shorter than packByRef is queued by reference")
+		if len(seg) < spanRunMin {
+			continue // the last chunk's tail may be short
+		}
+		inSpan := false
+		for _, r := range spans {
+			if &seg[0] == &r.span[0] {
+				inSpan = true
+				break
+			}
+		}
+		if !inSpan {
+			t.Fatal("a long run was copied, not referenced")
 		}
 	}
-	out.Reset()
-	w.Reset(&out)
-	if _, err := taken.writeTo(w, &out); err != nil {
-		t.Fatal(err)
+
+	// Every tenth span: each run is one short message, copied.
+	var q2 packedQueue
+	var want []byte
+	for i := 0; i < len(spans); i += 10 {
+		q2.pushSpan(spans[i].span, spans[i].size)
+		want = append(want, spans[i].span...)
 	}
-	_ = w.Flush()
-	if want := append(append([]byte(nil), spans[0].span...), spans[2].span...); !bytes.Equal(out.Bytes(), want) {
-		t.Fatalf("wrote %q, want %q", out.Bytes(), want)
+	taken = q2.take()
+	for _, seg := range taken.segs {
+		for _, r := range spans {
+			if &seg[0] == &r.span[0] {
+				t.Fatal("a run shorter than spanRunMin is queued by reference")
+			}
+		}
+	}
+	if got := written(t, taken); !bytes.Equal(got, want) {
+		t.Fatalf("sparse spans: wrote %d octets, want %d", len(got), len(want))
+	}
+}
+
+// TestRawReadBufferedRefuses: the raw fast path takes only whole messages
+// of valid data frames within maxMsgSize, and consumes nothing of a
+// message it does not take, so that the frame-by-frame path reads (and
+// refuses) it; no record it queues starts with rawMarker.
+func TestRawReadBufferedRefuses(t *testing.T) {
+	good := appendFrame(nil, 0, []byte("ok"))
+	long := append([]byte{flagLong}, binary.BigEndian.AppendUint64(nil, 3)...)
+	long = append(long, "abc"...)
+	for _, tc := range []struct {
+		name   string
+		next   []byte
+		maxMsg int64
+		takes  bool
+	}{
+		{"a data frame", appendFrame(nil, 0, []byte("x")), -1, true},
+		{"a small frame with the long size", long, -1, true},
+		{"reserved flag bits", []byte{0x08, 1, 'x'}, -1, false},
+		{"the marker octet", []byte{rawMarker, 1, 'x'}, -1, false},
+		{"a command", appendCommand(nil, cmdPing, []byte{0, 0}), -1, false},
+		{"a command inside a message", append(appendFrame(nil, flagMore, []byte("a")), appendCommand(nil, cmdPing, []byte{0, 0})...), -1, false},
+		{"MORE on a command", []byte{flagCommand | flagMore, 1, 'x'}, -1, false},
+		{"a partial message", appendFrame(nil, flagMore, []byte("a")), -1, false},
+		{"a partial frame", []byte{0, 5, 'a', 'b'}, -1, false},
+		{"a frame over maxMsgSize", appendFrame(nil, 0, []byte("toolong")), 6, false},
+		{"a message over maxMsgSize", append(appendFrame(nil, flagMore, []byte("abcd")), appendFrame(nil, 0, []byte("efg"))...), 6, false},
+		{"a message at maxMsgSize", append(appendFrame(nil, flagMore, []byte("abc")), appendFrame(nil, 0, []byte("def"))...), 6, true},
+		{"a frame over slabMaxFrame", appendFrame(nil, 0, make([]byte, slabMaxFrame+1)), -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wire := append(append([]byte(nil), good...), tc.next...)
+			br := bufio.NewReaderSize(bytes.NewReader(wire), len(wire)+16)
+			_, _ = br.Peek(len(wire))
+			keep := &xsubPattern{}
+			keep.subs.add(nil)
+			var b rawBuilder
+			n, _ := b.readBuffered(br, tc.maxMsg, keep, 10)
+			want, left := 1, len(tc.next)
+			if tc.takes {
+				want, left = 2, 0
+			}
+			if n != want || br.Buffered() != left {
+				t.Fatalf("consumed %d messages leaving %d octets, want %d leaving %d", n, br.Buffered(), want, left)
+			}
+			segs, _, _ := b.take()
+			for _, seg := range segs {
+				if seg[0] == rawMarker {
+					t.Fatal("a record from the peer starts with the marker")
+				}
+			}
+		})
+	}
+}
+
+// TestBadMessageDeliversWhatCameBefore: a message over ZMQ_MAXMSGSIZE,
+// or a protocol error, disconnects the peer, and the messages it sent
+// before, received whole, are delivered, as libzmq delivers them: on an
+// XSUB (raw queue, the fast path or the frame-by-frame path meeting the
+// bad message) as on a PULL.
+func TestBadMessageDeliversWhatCameBefore(t *testing.T) {
+	oversize := append(appendFrame(nil, flagMore, []byte("12345")), appendFrame(nil, 0, []byte("6789"))...)
+	cmdInside := append(appendFrame(nil, flagMore, []byte("12")), appendCommand(nil, cmdPing, []byte{0, 0})...)
+	for _, typ := range []SocketType{XSUB, PULL} {
+		for _, tc := range []struct {
+			name      string
+			bad       []byte
+			split     bool
+			oversized uint64
+		}{
+			{"oversize", oversize, false, 1},
+			{"oversize split", oversize, true, 1},
+			{"command inside a message", cmdInside, false, 0},
+			{"command inside a message split", cmdInside, true, 0},
+		} {
+			t.Run(fmt.Sprintf("%v/%s", typ, tc.name), func(t *testing.T) {
+				ctx := testCtx(t)
+				s := newSock(t, typ, WithMaxMsgSize(8+64*int64(1-tc.oversized)))
+				peerType := PUSH
+				if typ == XSUB {
+					peerType = PUB
+					if err := s.Send(ctx, Msg{{1}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				peer := rawPeer(t, bind(t, s), peerType)
+				waitPeers(t, s, 1)
+				wire := append(appendFrame(nil, 0, []byte("fits")), tc.bad...)
+				if tc.split {
+					peer.send(t, wire[:8])
+					time.Sleep(20 * time.Millisecond)
+					wire = wire[8:]
+				}
+				peer.sendHostile(t, wire)
+				if m := mustRecv(t, ctx, s); string(m[0]) != "fits" {
+					t.Fatalf("got %q, want the message before the oversize one", m)
+				}
+				peer.waitClosed(t)
+				if st := s.Stats(); st.OversizeDisconnects != tc.oversized {
+					t.Fatalf("OversizeDisconnects = %d, want %d", st.OversizeDisconnects, tc.oversized)
+				}
+			})
+		}
 	}
 }
