@@ -74,24 +74,21 @@ func (s *Socket) sendBatch(ctx context.Context, msgs []Msg) error {
 // while none is queued if wait is set. from, if not nil, receives each
 // message's connection.
 func (q *fairQueue) popBatch(ctx context.Context, dst []Msg, from []*conn, wait bool) (int, error) {
-	q.mu.Lock()
-	n := q.takeLocked(dst, from)
-	q.mu.Unlock()
-	if n > 0 || !wait {
+	n := 0
+	if !wait {
+		q.mu.Lock()
+		n = q.takeLocked(dst, from)
+		q.mu.Unlock()
 		return n, nil
 	}
-	c, m, err := q.pop(ctx)
-	if err != nil {
-		return 0, err
+	err := q.waitTake(ctx, q.drained, func() bool {
+		n = q.takeLocked(dst, from)
+		return n > 0
+	})
+	if err == errStopped {
+		err = ErrDrained
 	}
-	dst[0] = m
-	if from != nil {
-		from[0] = c
-	}
-	q.mu.Lock()
-	n = 1 + q.takeLocked(dst[1:], subConns(from, 1))
-	q.mu.Unlock()
-	return n, nil
+	return n, err
 }
 
 // takeLocked takes up to len(dst) queued messages without waiting.
@@ -118,13 +115,6 @@ func (q *fairQueue) signalMore(n int) {
 	if n > 0 && q.waiters > 0 && len(q.active) > 0 {
 		q.signal()
 	}
-}
-
-func subConns(from []*conn, i int) []*conn {
-	if from == nil {
-		return nil
-	}
-	return from[i:]
 }
 
 func (p *pullPattern) recvBatch(ctx context.Context, dst []Msg, wait bool) (int, error) {

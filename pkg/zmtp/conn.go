@@ -392,7 +392,7 @@ func (c *conn) writeQueued() ([]Msg, error) {
 			bytes += uint64(m.Size())
 		}
 		if !packed.empty() {
-			n, err := packed.writeTo(c.bw, &c.cw)
+			n, err := packed.writeTo(c.bw)
 			if err != nil {
 				return nil, err // a packed queue's messages are not requeued
 			}
@@ -477,8 +477,9 @@ func (c *conn) readLoop() {
 	)
 	maxMsg := c.s.opts.maxMsgSize
 	keep, _ := c.s.pat.(rawIncomer)
-	// handOver gives the socket the messages read so far; it is false if
-	// the connection or the socket closed meanwhile.
+	// handOver gives the socket the messages read so far, waiting while
+	// c's queue is at the RCVHWM; it is false if the connection or the
+	// socket closed meanwhile, or c's input was discarded (Disconnect).
 	handOver := func() bool {
 		n := len(batch) + raw.msgs
 		if n == 0 {

@@ -75,8 +75,10 @@ func (q *fairQueue) push(c *conn, batch []Msg) (ok, handoff bool) {
 	return true, q.pushedLocked(c, wasEmpty)
 }
 
-// queueInLocked appends msgs to c's receive queue, behind marker records
-// when it queues raw. q.mu is held.
+// queueInLocked appends msgs to c's receive queue; q.mu is held. On a
+// connection that queues raw (which only its reader fills, with pushRaw)
+// they go behind marker records, so that a push never strands messages in
+// the queue that pop does not read.
 func (c *conn) queueInLocked(msgs []Msg) {
 	if c.inRaw == nil {
 		c.inq.pushAll(msgs)
@@ -178,11 +180,8 @@ func (q *fairQueue) tryPopRaw() (rawMsg, bool) {
 	if c.inRaw != nil {
 		r, _ = c.inRaw.pop()
 	} else {
-		r.m, _ = c.inq.pop()
-		if len(r.m) > 0 {
-			r.topic = r.m[0]
-		}
-		r.size = r.m.Size()
+		m, _ := c.inq.pop()
+		r = msgRaw(m)
 	}
 	q.popped(c)
 	return r, true
@@ -220,7 +219,7 @@ func (q *fairQueue) popped(c *conn) {
 	}
 }
 
-// errStopped is popUntil's answer when its stop channel closed first.
+// errStopped is waitTake's answer when its stop channel closed first.
 var errStopped = errors.New("zmtp: wait stopped")
 
 // pop waits for the next message, honouring ctx and socket close.
@@ -233,8 +232,9 @@ func (q *fairQueue) pop(ctx context.Context) (*conn, Msg, error) {
 }
 
 // popUntil is pop that also gives up, with errStopped, once stop is closed
-// and no message is queued from any peer (a nil stop never fires). REQ uses
-// it to stop waiting for a reply when the peer it asked disconnects.
+// and no message is queued from any peer (a nil stop never fires), as
+// waitTake does. REQ uses it to stop waiting for a reply when the peer it
+// asked disconnects.
 func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (c *conn, m Msg, err error) {
 	err = q.waitTake(ctx, stop, func() bool {
 		var ok bool
@@ -244,16 +244,17 @@ func (q *fairQueue) popUntil(ctx context.Context, stop <-chan struct{}) (c *conn
 	return c, m, err
 }
 
-// waitTake calls take with q locked until it reports that it took
-// something, waiting for messages meanwhile; it gives up as popUntil
-// does, with ctx's error, errStopped or ErrClosed.
+// waitTake calls take with q.mu held (take must neither block nor
+// unlock) until take reports that it took messages, waiting for pushes
+// meanwhile, and passes the wake-up on to another receiver if more are
+// queued. It returns nil once take took some, else ctx's error, ErrClosed
+// when the socket closes, or errStopped once stop is closed (a nil stop
+// never fires); a message that raced in with the error is still taken.
 func (q *fairQueue) waitTake(ctx context.Context, stop <-chan struct{}, take func() bool) error {
 	q.mu.Lock()
 	for {
 		if take() {
-			if q.waiters > 0 && len(q.active) > 0 {
-				q.signal()
-			}
+			q.signalMore(1)
 			q.mu.Unlock()
 			return nil
 		}
@@ -300,12 +301,7 @@ func (q *fairQueue) pushNoWait(c *conn, msgs []Msg) {
 		return
 	}
 	q.mu.Lock()
-	if c.inLen() == 0 {
-		q.active = append(q.active, c)
-	}
+	wasEmpty := c.inLen() == 0
 	c.queueInLocked(msgs)
-	if q.waiters > 0 {
-		q.signal()
-	}
-	q.mu.Unlock()
+	q.pushedLocked(c, wasEmpty)
 }

@@ -1,9 +1,6 @@
 package zmtp
 
-import (
-	"bufio"
-	"io"
-)
+import "bufio"
 
 // Packed send queues. A connection that a PUB, XPUB or XSUB sends to with
 // the NULL mechanism queues its messages already framed (RFC 23
@@ -39,13 +36,6 @@ const (
 	// packKeptSegs is the most entries a segment array kept for reuse may
 	// hold (1.5 MiB of slice headers).
 	packKeptSegs = 1 << 16
-	// packDirect is the smallest segment written to the connection
-	// without passing through its buffered writer: the writer's size, as
-	// bufio.Writer itself decides. A smaller segment written directly
-	// costs a system call of its own, more than copying it: with 4 KiB,
-	// a Forwarder's runs of 1 KiB messages (rawforward.go), written a
-	// chunk at a time, took 1.3-1.5x as long in BenchmarkProxy.
-	packDirect = writeBufSize
 	// packSpares is how many written chunks a connection keeps for reuse.
 	packSpares = 4
 )
@@ -177,21 +167,16 @@ func (q *packedQueue) recycle(written packedQueue) {
 // empty reports whether nothing is queued.
 func (q *packedQueue) empty() bool { return q.msgs == 0 }
 
-// writeTo passes the queued octets to w, or straight to direct those of
-// a large segment when w holds nothing (a chunk is not copied twice), and
-// returns how many it passed.
-func (q *packedQueue) writeTo(w *bufio.Writer, direct io.Writer) (int, error) {
+// writeTo passes the queued octets to w and returns how many it passed.
+// A segment larger than w's buffer goes straight to the connection when
+// w holds nothing (bufio.Writer's own rule): a chunk or a run is written
+// by the system call that a smaller one would share with its neighbours,
+// which costs more than the copy (a Forwarder's 1 KiB runs written one
+// per call took 1.15-1.45x as long in BenchmarkProxy).
+func (q *packedQueue) writeTo(w *bufio.Writer) (int, error) {
 	total := 0
 	for _, seg := range q.segs {
-		var (
-			n   int
-			err error
-		)
-		if len(seg) >= packDirect && w.Buffered() == 0 {
-			n, err = direct.Write(seg)
-		} else {
-			n, err = w.Write(seg)
-		}
+		n, err := w.Write(seg)
 		total += n
 		if err != nil {
 			return total, err

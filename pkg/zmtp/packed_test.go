@@ -54,7 +54,7 @@ func writePacked(t *testing.T, q packedQueue) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	w := bufio.NewWriterSize(&out, 64)
-	n, err := q.writeTo(w, &out)
+	n, err := q.writeTo(w)
 	if err != nil {
 		t.Fatal(err)
 	}

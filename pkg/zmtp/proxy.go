@@ -82,8 +82,9 @@ type ForwardHooks struct {
 // semantics as Recv followed by Send per message: whole messages, the same
 // HWMs, blocking and drops, but each lock taken and each writer woken once
 // per batch. From an XSUB to a PUB or XPUB without hooks (a Forwarder's
-// data direction), messages from NULL-mechanism peers move as the octets
-// they arrived as and are never built as Msg values (rawrecv.go,
+// data direction), messages from NULL-mechanism publishers to
+// NULL-mechanism subscribers move as the octets they arrived as, and no
+// Msg is built for them unless they are large (rawrecv.go,
 // rawforward.go).
 //
 // Toward a PUB or XPUB, Forward takes from the source no more messages

@@ -36,7 +36,9 @@ func (d *distributor) sendRaw(msgs []rawMsg) (drops uint64) {
 
 // enqueueSpans is enqueueMany for raw messages, skipping those c's
 // subscriptions do not match: a packed queue takes a span by reference,
-// any other queue a Msg.
+// any other queue a Msg. It returns how many of msgs it consumed (queued
+// or skipped); it stops at the first that finds the queue at hwm (<= 0:
+// unbounded).
 func (c *conn) enqueueSpans(msgs []rawMsg, hwm int) int {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
@@ -86,14 +88,17 @@ func (q *packedQueue) pushSpan(span []byte, size int) {
 	q.run = true
 }
 
-// spanRunMin is the shortest run of spans a send queue keeps by
-// reference (endRun): a run holds a receive chunk (packChunk) alive while
-// it waits, so a slow subscriber to a sparse choice of messages holds at
-// most 32 times the octets it has queued.
+// spanRunMin is the length in octets, frame headers included, of the
+// shortest run of spans a send queue keeps by reference (endRun): a run
+// holds a receive chunk (packChunk) alive while it waits, so a slow
+// subscriber to a sparse choice of messages holds about 32 times the
+// octets it has queued, plus the chunk of its last run.
 const spanRunMin = packChunk / 32
 
 // endRun ends the span run at the end of segs, if any. A run shorter than
-// spanRunMin is copied into a chunk of q's instead.
+// spanRunMin is copied into a chunk of q's instead, after what q copied
+// last when that ends the chunk, so that the short runs of publishers
+// whose messages alternate make one segment, not one each.
 func (q *packedQueue) endRun() {
 	if !q.run {
 		return
@@ -105,7 +110,17 @@ func (q *packedQueue) endRun() {
 	}
 	q.segs[len(q.segs)-1] = nil
 	q.segs = q.segs[:len(q.segs)-1]
-	q.reserve(len(last)) // the open segment is empty: nothing followed the run
+	// Nothing followed the run, so the open segment is empty; reopen the
+	// segment before the run if it is cur's tail.
+	if n := len(q.segs); n > 0 && q.mark == len(q.cur) {
+		prev := q.segs[n-1]
+		if k := len(prev); k > 0 && k <= q.mark && &prev[0] == &q.cur[q.mark-k] {
+			q.segs[n-1] = nil
+			q.segs = q.segs[:n-1]
+			q.mark -= k
+		}
+	}
+	q.reserve(len(last))
 	q.cur = append(q.cur, last...)
 }
 

@@ -8,18 +8,22 @@ import (
 // Raw receive queues. A connection of an XSUB socket (a Forwarder's
 // frontend) with the plain codec queues the messages it receives as their
 // frames arrived (RFC 23 §"Framing"), copied from the read buffer into
-// large byte chunks, instead of as Msg values. Forward then hands those
-// octets to the send queues of a PUB or XPUB by reference (packedQueue's
-// pushSpan): a message crosses the device with one copy and no Msg, where
-// as a Msg it cost a body, a frame slice and a queue slot, each a first
-// write to fresh memory while a backlog grows, and three objects for the
-// garbage collector. Recv and every other consumer still get Msg values,
-// built from the octets when taken (spanMsg).
+// large byte chunks (packChunk octets, or one message's size when it is
+// larger), instead of as Msg values. Forward then hands those octets to
+// the NULL-mechanism subscribers' send queues of a PUB or XPUB by
+// reference (packedQueue's pushSpan): a message is copied once into the
+// receive chunk, and once into each subscriber's write buffer as any
+// message is, and no Msg is built for it, where as a Msg it cost a body, a
+// frame slice and a queue slot, each a first write to fresh memory while a
+// backlog grows, and three objects for the garbage collector. Recv, a
+// hook, or a CURVE subscriber gets a Msg built from the octets when taken
+// (spanMsg: the frame slice is allocated, the bodies are shared).
 //
 // Only whole messages of frames up to slabMaxFrame octets that are
 // already buffered take the fast path (rawBuilder.readBuffered); any other
 // message is read as before and then queued framed anew (addMsg), or, with
-// a frame too large to copy, as a Msg behind a one-octet marker record.
+// a frame over slabMaxFrame or in all over packChunk octets, as a Msg
+// behind a one-octet marker record.
 
 // rawMarker is the record of a message queued as a Msg in rawQueue.side.
 // Its reserved flag bits are set, so no frame starts with it
@@ -90,7 +94,17 @@ type rawMsg struct {
 	size  int
 }
 
-// msg returns r as a Msg, built from span if it has none.
+// msgRaw returns m as a rawMsg that carries it as a Msg.
+func msgRaw(m Msg) rawMsg {
+	r := rawMsg{m: m, size: m.Size()}
+	if len(m) > 0 {
+		r.topic = m[0]
+	}
+	return r
+}
+
+// msg returns r as a Msg, built from span if it has none (an allocation
+// of the frame slice; the bodies share span's octets).
 func (r *rawMsg) msg() Msg {
 	if r.m == nil {
 		r.m = spanMsg(r.span)
@@ -112,7 +126,8 @@ type rawQueue struct {
 
 func (q *rawQueue) len() int { return q.n }
 
-// push appends the records a reader published.
+// push appends the records a reader published: segs holds n messages'
+// records, in order, and side the Msgs of its marker records, in order.
 func (q *rawQueue) push(segs [][]byte, side []Msg, n int) {
 	q.segs = append(q.segs, segs...)
 	q.side.pushAll(side)
@@ -128,15 +143,11 @@ func (q *rawQueue) pop() (r rawMsg, ok bool) {
 	seg := q.segs[q.head][q.off:]
 	var n int
 	if seg[0] == rawMarker {
-		r.m, _ = q.side.pop()
-		r.size, n = r.m.Size(), 1
-		if len(r.m) > 0 {
-			r.topic = r.m[0]
-		}
+		m, _ := q.side.pop()
+		r, n = msgRaw(m), 1
 	} else {
 		n, r.topic, r.size = spanInfo(seg)
 		r.span = seg[:n] // its capacity runs on in the chunk: pushSpan
-
 	}
 	q.n--
 	q.off += n
@@ -233,18 +244,18 @@ func (b *rawBuilder) reset() {
 }
 
 // readBuffered copies into b the whole messages at the start of r's
-// buffer, up to max of them, as long as each is made of data frames of up
-// to slabMaxFrame octets and fits maxMsg (< 0: unlimited); keep decides
-// which are queued. It returns how many messages it consumed from r and
-// their bodies' octets. It stops at anything else (a
+// buffer, up to room of them, as long as each is made of data frames of
+// up to slabMaxFrame octets and its bodies fit maxMsg octets (< 0:
+// unlimited); keep decides which are queued. It stops at anything else (a
 // command, a partial or large frame, a framing error), consuming nothing
 // of that message: the caller reads it frame by frame, which reports the
-// error. bytes counts every consumed message's bodies, as the reader
-// does for a message it decodes.
-func (b *rawBuilder) readBuffered(r *bufio.Reader, maxMsg int64, keep rawIncomer, max int) (consumed int, bytes uint64) {
+// error. It returns how many messages it consumed from r, kept or not,
+// and the octets of their bodies (the reader's Stats.BytesIn, as for a
+// message it decodes).
+func (b *rawBuilder) readBuffered(r *bufio.Reader, maxMsg int64, keep rawIncomer, room int) (consumed int, bytes uint64) {
 	buf, _ := r.Peek(r.Buffered()) // buffered: no read, no error
 	pos := 0
-	for consumed < max {
+	for consumed < room {
 		start, size := pos, int64(0)
 		var topic []byte
 		whole := false

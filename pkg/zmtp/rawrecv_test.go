@@ -298,7 +298,7 @@ func written(t *testing.T, q packedQueue) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	if _, err := q.writeTo(w, &out); err != nil {
+	if _, err := q.writeTo(w); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.Flush()
@@ -371,6 +371,30 @@ func TestPushSpanRuns(t *testing.T) {
 	}
 	if got := written(t, taken); !bytes.Equal(got, want) {
 		t.Fatalf("sparse spans: wrote %d octets, want %d", len(got), len(want))
+	}
+	if len(taken.segs) > 2 {
+		t.Fatalf("sparse spans: %d segments for %d octets copied, want them in one or two", len(taken.segs), len(want))
+	}
+
+	// Two publishers whose messages alternate, as a fair queue takes them:
+	// every run is one message from the other's chunk, and the copies
+	// make a segment per chunk of q's, not one per message.
+	var b2 rawBuilder
+	other := rawSpans(t, &b2, wire, 10)
+	var q3 packedQueue
+	want = want[:0]
+	for i := 0; i < 1000; i++ {
+		for _, r := range []rawMsg{spans[i], other[i]} {
+			q3.pushSpan(r.span, r.size)
+			want = append(want, r.span...)
+		}
+	}
+	taken = q3.take()
+	if got := written(t, taken); !bytes.Equal(got, want) {
+		t.Fatalf("alternating spans: wrote %d octets, want %d", len(got), len(want))
+	}
+	if max := len(want)/packChunk + 2; len(taken.segs) > max {
+		t.Fatalf("alternating spans: %d segments for %d octets, want at most %d", len(taken.segs), len(want), max)
 	}
 }
 
