@@ -71,16 +71,6 @@ func peerWire(msgs []Msg) []byte {
 	return b
 }
 
-func keepPrefix(msgs []Msg, prefix string) []Msg {
-	var out []Msg
-	for _, m := range msgs {
-		if bytes.HasPrefix(m[0], []byte(prefix)) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func keepPrefixes(msgs []Msg, prefixes ...string) []Msg {
 	var out []Msg
 	for _, m := range msgs {
@@ -92,6 +82,13 @@ func keepPrefixes(msgs []Msg, prefixes ...string) []Msg {
 		}
 	}
 	return out
+}
+
+// keepAll is an XSUB's filter subscribed to every message.
+func keepAll() rawIncomer {
+	p := &xsubPattern{}
+	p.subs.add(nil)
+	return p
 }
 
 func sameMsg(a, b Msg) bool {
@@ -158,7 +155,7 @@ func TestXSUBRawReceive(t *testing.T) {
 					}
 				}
 			}()
-			want := keepPrefix(sent, tc.prefix)
+			want := keepPrefixes(sent, tc.prefix)
 			for i, w := range want {
 				got := mustRecv(t, ctx, xsub)
 				if !sameMsg(got, w) {
@@ -271,8 +268,7 @@ func waitSubs(t testing.TB, s *Socket, n int) {
 // gives for them.
 func rawSpans(t *testing.T, b *rawBuilder, wire []byte, per int) []rawMsg {
 	t.Helper()
-	keep := &xsubPattern{}
-	keep.subs.add(nil)
+	keep := keepAll()
 	br := bufio.NewReaderSize(bytes.NewReader(wire), len(wire)+16)
 	_, _ = br.Peek(len(wire))
 	var rq rawQueue
@@ -430,8 +426,7 @@ func TestRawReadBufferedRefuses(t *testing.T) {
 			wire := append(append([]byte(nil), good...), tc.next...)
 			br := bufio.NewReaderSize(bytes.NewReader(wire), len(wire)+16)
 			_, _ = br.Peek(len(wire))
-			keep := &xsubPattern{}
-			keep.subs.add(nil)
+			keep := keepAll()
 			var b rawBuilder
 			n, _ := b.readBuffered(br, tc.maxMsg, keep, 10)
 			want, left := 1, len(tc.next)
